@@ -1,0 +1,48 @@
+import type { Command } from 'commander'
+import { parseLink } from '../../../shared/link.js'
+import { firstLine } from '../../core/gguf.js'
+import type { Grove } from '../../core/grove.js'
+import { sleep } from '../../core/swarm.js'
+import type { CommandContext } from '../context.js'
+import { sizeText } from '../output.js'
+
+const STATUS_INTERVAL_MS = 5000
+
+export function registerSeed(program: Command, context: () => CommandContext): void {
+  program
+    .command('seed [links...]')
+    .description('stay up and serve the library (and fetch and serve these links) until SIGINT/SIGTERM')
+    .action(async (links: string[]) => {
+      const ctx = context()
+      for (const link of links) parseLink(link)
+      await ctx.withGrove({ network: true }, async (grove, signal) => {
+        const entries = await grove.seedLibrary()
+        ctx.out.info(`Seeding ${entries.length} model${entries.length === 1 ? '' : 's'} as peer ${grove.swarm.publicKey.slice(0, 16)}…`)
+        ctx.out.event({ event: 'seeding', peer: grove.swarm.publicKey, links: entries.map((e) => e.link) })
+        for (const link of links) void fetchAndSeed(grove, ctx, link, signal)
+        while (!signal.aborted) {
+          await sleep(STATUS_INTERVAL_MS, signal)
+          if (!signal.aborted) report(grove, ctx)
+        }
+      })
+    })
+}
+
+async function fetchAndSeed(grove: Grove, ctx: CommandContext, link: string, signal: AbortSignal): Promise<void> {
+  try {
+    const result = await grove.fetch(link, { signal, timeoutMs: 24 * 3600 * 1000 })
+    ctx.out.info(`Fetched ${result.manifest.name}; seeding it`)
+    ctx.out.event({ event: 'fetched', link: result.link, path: result.path, sha256: result.sha256 })
+  } catch (err) {
+    if (!signal.aborted) ctx.out.info(`Could not fetch ${link}: ${firstLine(err)}`)
+    ctx.out.event({ event: 'error', link, message: firstLine(err) })
+  }
+}
+
+function report(grove: Grove, ctx: CommandContext): void {
+  const peers = grove.swarm.peers
+  const total = grove.traffic.total
+  const drives = grove.seededKeys.map((keyHex) => ({ keyHex, ...grove.traffic.of(keyHex) }))
+  ctx.out.event({ event: 'status', peers: peers.length, uploadedBytes: total.uploadedBytes, downloadedBytes: total.downloadedBytes, drives })
+  ctx.out.info(`${peers.length} peer${peers.length === 1 ? '' : 's'} · uploaded ${sizeText(total.uploadedBytes)} · downloaded ${sizeText(total.downloadedBytes)}`)
+}

@@ -1,0 +1,60 @@
+// What every command gets: the global options, the output, and a way to open Grove that closes
+// it again in order on exit, SIGINT or SIGTERM.
+import { GroveError } from '../../shared/errors.js'
+import { Grove } from '../core/grove.js'
+import { parseBootstrapList, type BootstrapNode } from '../core/swarm.js'
+import { Output } from './output.js'
+
+export interface GlobalOptions {
+  home?: string
+  bootstrap?: string
+  room?: string
+  lan?: boolean
+  json?: boolean
+}
+
+export class CommandContext {
+  readonly out: Output
+  readonly bootstrap?: BootstrapNode[]
+
+  constructor(readonly options: GlobalOptions) {
+    this.out = new Output({ json: Boolean(options.json) })
+    try {
+      this.bootstrap = options.bootstrap ? parseBootstrapList(options.bootstrap) : undefined
+    } catch (err) {
+      throw new GroveError('BAD_INPUT', (err as Error).message)
+    }
+  }
+
+  /**
+   * Opens Grove, runs `work`, and closes Grove whatever happens. SIGINT/SIGTERM abort `signal`
+   * so long work can stop cleanly; a second signal exits at once.
+   */
+  async withGrove<T>(opts: { network: boolean }, work: (grove: Grove, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const grove = new Grove({ home: this.options.home, network: opts.network, bootstrap: this.bootstrap })
+    const stop = new AbortController()
+    let signals = 0
+    const onSignal = () => {
+      if (++signals > 1) process.exit(130)
+      this.out.info('Stopping…')
+      stop.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    try {
+      await grove.ready()
+      return await work(grove, stop.signal)
+    } finally {
+      await grove.close()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+  }
+}
+
+export function parseSeconds(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (!Number.isFinite(value) || value <= 0 || value > 86400 * 365) throw new GroveError('BAD_INPUT', `${name} must be a positive number of seconds`)
+  return value
+}

@@ -1,0 +1,48 @@
+// The `grove` command line (DESIGN.md, "The command line"): one commander program, a module
+// per group of commands. Errors end as one line on stderr and a non-zero exit status.
+import { Command, CommanderError } from 'commander'
+import { GroveError, toErrorPayload } from '../../shared/errors.js'
+import { CommandContext, type GlobalOptions } from './context.js'
+import { registerBootstrap } from './commands/bootstrap.js'
+import { registerFetch } from './commands/fetch.js'
+import { registerLibrary } from './commands/library.js'
+import { registerSeed } from './commands/seed.js'
+import { registerShare } from './commands/share.js'
+
+export function buildProgram(): Command {
+  const program = new Command('grove')
+    .description('Share, fetch, fork and run open models (GGUF) and LoRA adapters peer to peer')
+    .option('--home <dir>', 'Grove home (default: $GROVE_HOME or the per-user data folder)')
+    .option('--bootstrap <list>', 'DHT bootstrap nodes host:port,... (replaces the public ones)')
+    .option('--room <name>', 'the room to join')
+    .option('--lan', 'find peers on the local network too')
+    .option('--json', 'machine-readable JSON on stdout')
+    .showHelpAfterError()
+    .exitOverride()
+  let context: CommandContext | undefined
+  const getContext = () => (context ??= new CommandContext(program.opts<GlobalOptions>()))
+  registerShare(program, getContext)
+  registerFetch(program, getContext)
+  registerSeed(program, getContext)
+  registerLibrary(program, getContext)
+  registerBootstrap(program, getContext)
+  return program
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    const { code, message } = toErrorPayload(err)
+    process.stderr.write(`grove: ${oneLine(message)}\n`)
+    if (!(err instanceof GroveError) && process.env.GROVE_DEBUG) console.error(err)
+    return code === 'BAD_INPUT' || code === 'BAD_LINK' ? 2 : 1
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
+}

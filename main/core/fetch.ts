@@ -1,0 +1,312 @@
+// `grove fetch`: find the seeders of a model drive, read its manifest first, download the
+// weights' blocks from every connected seeder at once (Hypercore verifies each block against
+// the publisher's signed tree), then export a plain .gguf while checking its sha256 against
+// the manifest. Blocks persist as they arrive, so running the same fetch again resumes.
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type Hyperdrive from 'hyperdrive'
+import type { BlobId } from 'hyperblobs'
+import { GroveError } from '../../shared/errors.js'
+import { formatLink, parseLink } from '../../shared/link.js'
+import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest, describeSchemaIssues, weightsFile, type ManifestFile } from '../../shared/manifest.js'
+import { firstLine, sha256File } from './gguf.js'
+import type { Grove } from './grove.js'
+import { sleep } from './swarm.js'
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
+
+export type FetchEvent =
+  | { event: 'manifest'; name: string; kind: string; size: number; license?: string; sha256: string }
+  | { event: 'progress'; bytes: number; total: number; peers: number }
+  | { event: 'verifying'; bytes: number; total: number }
+
+export interface FetchOptions {
+  /** How long to wait for a peer (first, or again after all peers left). */
+  timeoutMs?: number
+  /** Export the .gguf here instead of the library's models folder. */
+  outDir?: string
+  /** Keep seeding the model afterwards (default true). */
+  seed?: boolean
+  onEvent?: (event: FetchEvent) => void
+  signal?: AbortSignal
+}
+
+export interface FetchResult {
+  link: string
+  keyHex: string
+  path: string
+  sha256: string
+  size: number
+  manifest: Manifest
+  /** The library already had the complete, verified file. */
+  alreadyHad: boolean
+}
+
+export async function fetchModel(grove: Grove, linkText: string, opts: FetchOptions): Promise<FetchResult> {
+  const { keyHex } = parseLink(linkText)
+  const link = formatLink(keyHex)
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  const have = await alreadyFetched(grove, keyHex, opts.outDir)
+  if (have) return have
+
+  const drive = await grove.seedDrive(keyHex, { lookup: true })
+  if (!grove.library.get(keyHex)) {
+    await grove.library.put({
+      keyHex,
+      link,
+      origin: 'fetched',
+      complete: false,
+      seeding: opts.seed ?? true,
+      blocksStored: true,
+      addedAt: new Date().toISOString()
+    })
+  }
+
+  const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, opts.signal)
+  const file = weightsFile(manifest)
+  opts.onEvent?.({ event: 'manifest', name: manifest.name, kind: manifest.kind, size: file.size, license: manifest.license, sha256: file.sha256 })
+  await grove.library.update(keyHex, { manifest, seeding: opts.seed ?? grove.library.get(keyHex)?.seeding ?? true, blocksStored: true })
+
+  const blob = await weightsBlob(drive, file, timeoutMs)
+  await checkFreeSpace(grove, file.size)
+  await downloadBlocks(grove, drive, blob, timeoutMs, opts)
+  const path = await exportVerified(grove, drive, keyHex, file, opts)
+  await grove.library.update(keyHex, { path, complete: true })
+  return { link, keyHex, path, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
+}
+
+async function alreadyFetched(grove: Grove, keyHex: string, outDir?: string): Promise<FetchResult | undefined> {
+  const entry = grove.library.get(keyHex)
+  const manifest = entry?.manifest
+  if (!entry?.complete || !entry.path || !manifest) return undefined
+  if (outDir && dirname(entry.path) !== resolve(outDir)) return undefined
+  const file = weightsFile(manifest)
+  const onDisk = await stat(entry.path).catch(() => null)
+  if (onDisk?.size !== file.size) return undefined
+  return { link: entry.link, keyHex, path: entry.path, sha256: file.sha256, size: file.size, manifest, alreadyHad: true }
+}
+
+/** Waits (up to `timeoutMs`) for a peer to give us the drive, then reads and checks its manifest. */
+async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
+  const deadline = Date.now() + timeoutMs
+  const stop = new AbortController()
+  const abortOnSignal = () => stop.abort()
+  signal?.addEventListener('abort', abortOnSignal, { once: true })
+  const done = drive.findingPeers()
+  grove.swarm.flush().then(done, done)
+  void grove.swarm.refreshUntil(drive.discoveryKey, () => drive.core.peers.length > 0 || drive.core.length > 0, stop.signal)
+  try {
+    while (drive.core.length === 0) {
+      if (signal?.aborted) throw new GroveError('BAD_INPUT', 'Fetch cancelled')
+      if (Date.now() >= deadline) {
+        throw new GroveError('NO_PEERS', `No peer serves ${link} (waited ${Math.round(timeoutMs / 1000)} s). Check the link, and that a seeder is online on the same network or bootstrap.`)
+      }
+      await Promise.race([drive.update({ wait: true }).catch(() => false), sleep(500, stop.signal)])
+      if (drive.core.length === 0) await sleep(250, stop.signal)
+    }
+    const remaining = Math.max(1000, deadline - Date.now())
+    const entry = await drive.entry(MANIFEST_PATH, { timeout: remaining }).catch(() => null)
+    if (!entry) throw new GroveError('BAD_MANIFEST', `${link} is not a Grove model: it has no ${MANIFEST_PATH}`)
+    const size = entry.value.blob?.byteLength ?? 0
+    if (size <= 0 || size > MAX_MANIFEST_BYTES) throw new GroveError('BAD_MANIFEST', `${link} has a manifest of ${size} bytes (at most ${MAX_MANIFEST_BYTES} allowed)`)
+    const bytes = await drive.get(MANIFEST_PATH, { timeout: remaining }).catch((err: unknown) => {
+      throw new GroveError('NO_PEERS', `Could not read the manifest of ${link}: ${firstLine(err)}`)
+    })
+    return parseManifest(bytes, link)
+  } finally {
+    stop.abort()
+    signal?.removeEventListener('abort', abortOnSignal)
+  }
+}
+
+export function parseManifest(bytes: Buffer | null, link: string): Manifest {
+  let json: unknown
+  try {
+    json = JSON.parse(bytes?.toString('utf8') ?? '')
+  } catch {
+    throw new GroveError('BAD_MANIFEST', `${link} has a manifest that is not JSON`)
+  }
+  const parsed = Manifest.safeParse(json)
+  if (!parsed.success) {
+    const unsafe = parsed.error.issues.some((i) => i.path.includes('path'))
+    throw new GroveError(unsafe ? 'UNSAFE_PATH' : 'BAD_MANIFEST', `${link} has an invalid manifest: ${describeSchemaIssues(parsed.error)}`)
+  }
+  return parsed.data
+}
+
+async function weightsBlob(drive: Hyperdrive, file: ManifestFile, timeoutMs: number): Promise<BlobId> {
+  const entry = await drive.entry(file.path, { timeout: timeoutMs }).catch(() => null)
+  const blob = entry?.value.blob
+  if (!blob) throw new GroveError('BAD_MANIFEST', `The drive has no ${file.path}, which its manifest lists`)
+  if (blob.byteLength !== file.size) {
+    throw new GroveError('BAD_MANIFEST', `${file.path} is ${blob.byteLength} bytes in the drive but ${file.size} in the manifest`)
+  }
+  return blob
+}
+
+async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
+  // The drive's blocks plus the exported .gguf: twice the model's size, with some headroom.
+  const needed = size * 2 + 64 * 1024 * 1024
+  const free = await grove.freeDiskBytes()
+  if (free < needed) {
+    throw new GroveError('DISK_FULL', `Not enough disk space in ${grove.home.root}: the model needs about ${mb(needed)} MB (blocks and file), ${mb(free)} MB are free`)
+  }
+}
+
+/** Downloads the blob's blocks from all connected peers; gives up when no peer is left for `timeoutMs`. */
+async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, timeoutMs: number, opts: FetchOptions): Promise<void> {
+  const blobs = await drive.getBlobs()
+  const core = blobs.core
+  const start = blob.blockOffset
+  const end = blob.blockOffset + blob.blockLength
+  const total = blob.byteLength
+  const bytesPerBlock = total / Math.max(1, blob.blockLength)
+  let blocks = await countLocalBlocks(core, start, end)
+  const report = () =>
+    opts.onEvent?.({ event: 'progress', bytes: Math.min(total, Math.round(blocks * bytesPerBlock)), total, peers: core.peers.length })
+  const onDownload = (index: number) => {
+    if (index >= start && index < end) blocks++
+  }
+  core.on('download', onDownload)
+  report()
+  const download = core.download({ start, end })
+  let lastPeerSeen = Date.now()
+  let failure: GroveError | null = null
+  const watchdog = setInterval(() => {
+    report()
+    if (core.peers.length > 0) lastPeerSeen = Date.now()
+    else if (Date.now() - lastPeerSeen > timeoutMs) {
+      failure = new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(blocks * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`)
+      download.destroy()
+    }
+    if (opts.signal?.aborted) {
+      failure = new GroveError('BAD_INPUT', 'Fetch cancelled; run the same command again to resume')
+      download.destroy()
+    }
+  }, 250)
+  try {
+    await download.done()
+  } catch (err) {
+    throw failure ?? new GroveError('NO_PEERS', `Download failed: ${firstLine(err)}`)
+  } finally {
+    clearInterval(watchdog)
+    core.off('download', onDownload)
+  }
+  if (failure) throw failure
+  blocks = end - start
+  report()
+}
+
+async function countLocalBlocks(core: { has(start: number, end?: number): Promise<boolean> }, start: number, end: number): Promise<number> {
+  const CHUNK = 1024
+  let count = 0
+  for (let from = start; from < end; from += CHUNK) {
+    const to = Math.min(end, from + CHUNK)
+    if (await core.has(from, to)) {
+      count += to - from
+      continue
+    }
+    for (let i = from; i < to; i++) if (await core.has(i)) count++
+  }
+  return count
+}
+
+/**
+ * Writes the weights out of the drive into a plain .gguf, hashing as it goes; the file only
+ * appears under its final name once its sha256 matches the manifest.
+ */
+async function exportVerified(grove: Grove, drive: Hyperdrive, keyHex: string, file: ManifestFile, opts: FetchOptions): Promise<string> {
+  const targetDir = opts.outDir ? resolve(opts.outDir) : join(grove.home.modelsDir, keyHex.slice(0, 16))
+  const finalPath = safeJoin(targetDir, file.path)
+  await mkdir(targetDir, { recursive: true })
+  const existing = await stat(finalPath).catch(() => null)
+  if (existing) {
+    if (existing.size === file.size && (await sha256File(finalPath)) === file.sha256) return finalPath
+    throw new GroveError('BAD_INPUT', `${finalPath} already exists and is a different file; choose another --out`)
+  }
+  const partial = join(grove.home.tmpDir, `${keyHex}.partial`)
+  const hash = createHash('sha256')
+  let done = 0
+  let lastReport = 0
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      done += chunk.length
+      if (done - lastReport >= 16 * 1024 * 1024 || done === file.size) {
+        lastReport = done
+        opts.onEvent?.({ event: 'verifying', bytes: done, total: file.size })
+      }
+      cb(null, chunk)
+    }
+  })
+  try {
+    await pipeline(drive.createReadStream(file.path, { wait: false }), tap, createWriteStream(partial))
+    await fsyncFile(partial)
+  } catch (err) {
+    await rm(partial, { force: true })
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new GroveError('DISK_FULL', `The disk filled up while writing ${finalPath}`)
+    throw new GroveError('INTERNAL', `Could not write ${finalPath}: ${firstLine(err)}`, { cause: err })
+  }
+  const sha256 = hash.digest('hex')
+  if (done !== file.size || sha256 !== file.sha256) {
+    await rm(partial, { force: true })
+    await grove.stopSeeding(keyHex)
+    await drive.clear(file.path).catch(() => {})
+    await grove.library.remove(keyHex)
+    throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
+  }
+  await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EXDEV') throw err
+    await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))
+    await rm(partial, { force: true })
+  })
+  return finalPath
+}
+
+/** Joins a manifest path (already schema-checked) under `dir`, refusing anything that escapes. */
+export function safeJoin(dir: string, drivePath: string): string {
+  const name = basename(drivePath)
+  const full = resolve(dir, name)
+  if (dirname(full) !== resolve(dir) || name !== drivePath.replace(/^\//, '')) {
+    throw new GroveError('UNSAFE_PATH', `Refusing the path "${drivePath.slice(0, 80)}" from a drive`)
+  }
+  return full
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1e6)
+}
+
+export interface RemoteModelInfo {
+  link: string
+  keyHex: string
+  manifest: Manifest
+  card: string | null
+  peers: number
+}
+
+/** Reads a model's manifest and card from the swarm without downloading its weights. */
+export async function describeRemote(grove: Grove, linkText: string, timeoutMs: number, signal?: AbortSignal): Promise<RemoteModelInfo> {
+  const { keyHex } = parseLink(linkText)
+  const link = formatLink(keyHex)
+  const drive = await grove.openDrive(keyHex)
+  grove.swarm.join(drive.discoveryKey, { server: false, client: true })
+  const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, signal)
+  const cardEntry = await drive.entry(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
+  const cardSize = cardEntry?.value.blob?.byteLength ?? 0
+  const card = cardSize > 0 && cardSize <= MAX_CARD_BYTES ? ((await drive.get(CARD_PATH, { timeout: timeoutMs }).catch(() => null))?.toString('utf8') ?? null) : null
+  return { link, keyHex, manifest, card, peers: drive.core.peers.length }
+}

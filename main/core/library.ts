@@ -1,0 +1,102 @@
+// The library index: what this home holds (shared and fetched models), saved as one JSON file
+// that is replaced atomically, so a crash leaves either the old or the new index, never half.
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { GroveError } from '../../shared/errors.js'
+import { Manifest } from '../../shared/manifest.js'
+
+export const LibraryEntry = z.object({
+  keyHex: z.string().regex(/^[0-9a-f]{64}$/),
+  link: z.string(),
+  origin: z.enum(['shared', 'fetched']),
+  /** The manifest, once known (a fetch records the entry before the manifest arrives). */
+  manifest: Manifest.optional(),
+  /** The loadable .gguf: the user's own file for a share, the exported file for a fetch. */
+  path: z.string().optional(),
+  /** The fetched file is complete and its sha256 verified. */
+  complete: z.boolean(),
+  /** Serve this drive to the swarm whenever Grove runs. */
+  seeding: z.boolean(),
+  /** The drive still holds the weights' blocks (the seeding copy). */
+  blocksStored: z.boolean(),
+  addedAt: z.string()
+})
+export type LibraryEntry = z.infer<typeof LibraryEntry>
+
+const LibraryFile = z.object({ version: z.literal(1), entries: z.array(LibraryEntry) })
+
+export class Library {
+  private entries = new Map<string, LibraryEntry>()
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<void> {
+    let text: string
+    try {
+      text = await readFile(this.file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    const parsed = LibraryFile.safeParse(safeJson(text))
+    if (!parsed.success) throw new GroveError('INTERNAL', `The library index ${this.file} is damaged; move it aside to start afresh`)
+    for (const entry of parsed.data.entries) this.entries.set(entry.keyHex, entry)
+  }
+
+  list(): LibraryEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.addedAt.localeCompare(b.addedAt))
+  }
+
+  get(keyHex: string): LibraryEntry | undefined {
+    return this.entries.get(keyHex)
+  }
+
+  findBySha256(sha256: string): LibraryEntry | undefined {
+    return this.list().find((e) => e.manifest?.files.some((f) => f.sha256 === sha256))
+  }
+
+  async put(entry: LibraryEntry): Promise<void> {
+    this.entries.set(entry.keyHex, LibraryEntry.parse(entry))
+    await this.save()
+  }
+
+  async update(keyHex: string, patch: Partial<LibraryEntry>): Promise<LibraryEntry> {
+    const current = this.entries.get(keyHex)
+    if (!current) throw new GroveError('NOT_FOUND', `Not in the library: ${keyHex}`)
+    const next = { ...current, ...patch }
+    await this.put(next)
+    return next
+  }
+
+  async remove(keyHex: string): Promise<void> {
+    this.entries.delete(keyHex)
+    await this.save()
+  }
+
+  /** Writes serialised one after another; each goes to a temp file renamed over the index. */
+  private save(): Promise<void> {
+    const body = JSON.stringify({ version: 1, entries: this.list() }, null, 2)
+    this.saving = this.saving.then(async () => {
+      const tmp = `${this.file}.${process.pid}.tmp`
+      await writeFile(tmp, body)
+      await rename(tmp, this.file)
+    })
+    return this.saving
+  }
+}
+
+/** Reads the index without taking the home lock (for `ls` while a seeder runs). */
+export async function readLibrary(file: string): Promise<LibraryEntry[]> {
+  const library = new Library(file)
+  await library.load()
+  return library.list()
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,209 @@
+// `grove share`: publish a local GGUF as a model drive written by this user's persistent key:
+// the weights (streamed, hashed on the way in), the model card and the manifest, written last
+// so that a drive without a manifest is never announced as a model.
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { GroveError } from '../../shared/errors.js'
+import { bytesToHex, formatLink, isLink, parseLink } from '../../shared/link.js'
+import {
+  CARD_PATH,
+  DriveFilePath,
+  MANIFEST_PATH,
+  MANIFEST_SCHEMA_VERSION,
+  Manifest,
+  RELATIONS,
+  type ModelKind,
+  type ParentRef,
+  type Relation
+} from '../../shared/manifest.js'
+import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
+import { firstLine, inspectGguf, sha256File, type GgufSummary } from './gguf.js'
+import type { Grove } from './grove.js'
+
+export interface ShareOptions {
+  name?: string
+  license?: string
+  description?: string
+  /** A Markdown model card to publish (its front matter is kept and completed). */
+  cardPath?: string
+  /** `grove://KEY` links or sha256 hashes of the parents' weights. */
+  parents?: string[]
+  relation?: Relation
+  onProgress?: (bytes: number, total: number) => void
+}
+
+export interface ShareResult {
+  link: string
+  keyHex: string
+  sha256: string
+  kind: ModelKind
+  name: string
+  size: number
+  manifest: Manifest
+  /** True when this exact file was already shared with the same name and parents. */
+  existing: boolean
+}
+
+export async function shareModel(grove: Grove, file: string, opts: ShareOptions): Promise<ShareResult> {
+  const path = resolve(file)
+  const summary = await inspectGguf(path)
+  const parents = resolveParents(grove, opts.parents ?? [], opts.relation, summary.kind)
+  const card = opts.cardPath ? await readCard(opts.cardPath) : undefined
+  const name = opts.name ?? card?.frontMatter.model_name ?? summary.name ?? basename(path).replace(/\.gguf$/i, '')
+  const license = opts.license ?? card?.frontMatter.license ?? summary.license
+  const drivePath = driveFileName(path)
+
+  const previous = await findPreviousShare(grove, path, summary.fileSize, name, parents)
+  if (previous) return previous
+
+  const drive = await grove.createDrive(`grove/model/${randomBytes(16).toString('hex')}`)
+  const keyHex = bytesToHex(drive.key)
+  let sha256: string
+  try {
+    sha256 = await writeWeights(path, summary.fileSize, drive.createWriteStream(drivePath), opts.onProgress)
+  } catch (err) {
+    await drive.clear(drivePath).catch(() => {})
+    throw importError(path, err)
+  }
+
+  const manifest = Manifest.parse({
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    kind: summary.kind,
+    name,
+    description: opts.description,
+    license,
+    architecture: summary.architecture,
+    parameterCount: summary.parameterCount,
+    quantization: summary.quantization,
+    contextLength: summary.contextLength,
+    files: [{ path: drivePath, size: summary.fileSize, sha256, role: 'weights' }],
+    parents,
+    publisher: bytesToHex((await grove.store.createKeyPair('grove/publisher')).publicKey),
+    created: new Date().toISOString()
+  })
+  await drive.put(CARD_PATH, Buffer.from(buildCard(manifest, summary, card)))
+  await drive.put(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest, null, 2)))
+
+  const link = formatLink(keyHex)
+  await grove.library.put({
+    keyHex,
+    link,
+    origin: 'shared',
+    manifest,
+    path,
+    complete: true,
+    seeding: true,
+    blocksStored: true,
+    addedAt: manifest.created
+  })
+  return { link, keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
+}
+
+/** Streams the file into the drive once, hashing the bytes as they pass. */
+async function writeWeights(
+  path: string,
+  total: number,
+  sink: NodeJS.WritableStream,
+  onProgress?: (bytes: number, total: number) => void
+): Promise<string> {
+  const hash = createHash('sha256')
+  let done = 0
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      done += chunk.length
+      onProgress?.(done, total)
+      cb(null, chunk)
+    }
+  })
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), tap, sink)
+  if (done !== total) throw new GroveError('BAD_INPUT', `${path} changed while it was being shared (${done} of ${total} bytes read)`)
+  return hash.digest('hex')
+}
+
+function resolveParents(grove: Grove, specs: string[], relation: Relation | undefined, kind: ModelKind): ParentRef[] {
+  if (relation !== undefined && !(RELATIONS as readonly string[]).includes(relation)) {
+    throw new GroveError('BAD_INPUT', `Unknown relation "${relation}" (one of ${RELATIONS.join(', ')})`)
+  }
+  const defaultRelation: Relation = relation ?? (kind === 'adapter' ? 'adapter' : specs.length > 1 ? 'merge' : 'finetune')
+  return specs.map((spec) => {
+    const text = spec.trim()
+    if (isLink(text)) {
+      const { keyHex } = parseLink(text)
+      const known = grove.library.get(keyHex)?.manifest
+      const weights = known?.files.find((f) => f.role === 'weights')
+      return { link: text, sha256: weights?.sha256, name: known?.name, relation: defaultRelation }
+    }
+    const sha = text.replace(/^sha256:/, '').toLowerCase()
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw new GroveError('BAD_INPUT', `A parent must be a grove:// link or a sha256 hash: "${text.slice(0, 80)}"`)
+    return { sha256: sha, name: grove.library.findBySha256(sha)?.manifest?.name, relation: defaultRelation }
+  })
+}
+
+/** Sharing the same unchanged file again, with the same name and parents, gives the same link. */
+async function findPreviousShare(
+  grove: Grove,
+  path: string,
+  size: number,
+  name: string,
+  parents: ParentRef[]
+): Promise<ShareResult | undefined> {
+  const candidate = grove.library.list().find((e) => {
+    const m = e.manifest
+    return e.origin === 'shared' && e.path === path && m?.name === name && m.files[0]?.size === size &&
+      JSON.stringify(m.parents) === JSON.stringify(parents)
+  })
+  const manifest = candidate?.manifest
+  const weights = manifest?.files[0]
+  if (!candidate || !manifest || !weights || (await sha256File(path)) !== weights.sha256) return undefined
+  return { link: candidate.link, keyHex: candidate.keyHex, sha256: weights.sha256, kind: manifest.kind, name, size, manifest, existing: true }
+}
+
+/** The weights' name inside the drive: the file's own name when it is a plain one. */
+function driveFileName(path: string): string {
+  const candidate = '/' + basename(path).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '')
+  return DriveFilePath.safeParse(candidate).success ? candidate : '/model.gguf'
+}
+
+async function readCard(path: string): Promise<ModelCard> {
+  try {
+    return parseCard(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new GroveError('BAD_INPUT', `Cannot read model card ${path}: ${firstLine(err)}`)
+  }
+}
+
+function buildCard(manifest: Manifest, summary: GgufSummary, card: ModelCard | undefined): string {
+  const front = { ...(card?.frontMatter ?? {}) }
+  front.license = manifest.license ?? front.license
+  const parentNames = manifest.parents.map((p) => p.link ?? `sha256:${p.sha256}`)
+  if (parentNames.length > 0) {
+    front.base_model = parentNames
+    front.base_model_relation = manifest.parents[0]?.relation
+  }
+  front.tags = [...new Set([...(front.tags ?? []), 'gguf', 'grove', summary.architecture, manifest.kind === 'adapter' ? 'lora' : 'model'])]
+  const body = card?.body.trim() ? card.body : defaultCardBody(manifest)
+  return formatCard({ frontMatter: front, body })
+}
+
+function defaultCardBody(manifest: Manifest): string {
+  const lines = [`# ${manifest.name}`, '']
+  if (manifest.description) lines.push(manifest.description, '')
+  lines.push(`- Kind: ${manifest.kind}`)
+  if (manifest.architecture) lines.push(`- Architecture: ${manifest.architecture}`)
+  if (manifest.parameterCount) lines.push(`- Parameters: ${manifest.parameterCount}`)
+  if (manifest.quantization) lines.push(`- Quantization: ${manifest.quantization}`)
+  if (manifest.license) lines.push(`- License: ${manifest.license}`)
+  return lines.join('\n') + '\n'
+}
+
+function importError(path: string, err: unknown): GroveError {
+  if (err instanceof GroveError) return err
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC') return new GroveError('DISK_FULL', `The disk is full: could not import ${path}`)
+  return new GroveError('INTERNAL', `Could not import ${path}: ${firstLine(err)}`, { cause: err })
+}

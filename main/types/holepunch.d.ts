@@ -1,0 +1,168 @@
+// Minimal typings for the Holepunch modules Grove uses. They ship no types of their own; these
+// declare only the surface Grove calls, from each module's README and source.
+
+declare module 'ready-resource' {
+  import { EventEmitter } from 'node:events'
+  export default class ReadyResource extends EventEmitter {
+    opening: Promise<void> | null
+    closing: Promise<void> | null
+    opened: boolean
+    closed: boolean
+    ready(): Promise<void>
+    close(): Promise<void>
+    protected _open(): Promise<void>
+    protected _close(): Promise<void>
+  }
+}
+
+declare module 'hypercore' {
+  import { EventEmitter } from 'node:events'
+  export interface Range { start?: number; end?: number; blocks?: number[]; linear?: boolean }
+  export interface Download { done(): Promise<void>; destroy(): void }
+  export interface Peer { remotePublicKey: Uint8Array; stream: { rawStream: { remoteHost?: string; remotePort?: number } } }
+  export default class Hypercore extends EventEmitter {
+    key: Buffer | null
+    discoveryKey: Buffer | null
+    length: number
+    contiguousLength: number
+    byteLength: number
+    writable: boolean
+    readable: boolean
+    peers: Peer[]
+    ready(): Promise<void>
+    close(): Promise<void>
+    get(index: number, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
+    has(start: number, end?: number): Promise<boolean>
+    download(range?: Range): Download
+    clear(start: number, end?: number, opts?: { diff?: boolean }): Promise<{ blocks: number } | null>
+    update(opts?: { wait?: boolean }): Promise<boolean>
+    info(opts?: { storage?: boolean }): Promise<{ length: number; contiguousLength: number; byteLength: number; storage?: unknown }>
+    findingPeers(): () => void
+    setActive(active: boolean): void
+  }
+}
+
+declare module 'corestore' {
+  import Hypercore from 'hypercore'
+  import { EventEmitter } from 'node:events'
+  export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
+  export default class Corestore extends EventEmitter {
+    constructor(storage: string, opts?: { primaryKey?: Buffer; writable?: boolean })
+    ready(): Promise<void>
+    close(): Promise<void>
+    get(opts: { key?: Buffer | Uint8Array; name?: string; valueEncoding?: string }): Hypercore
+    namespace(name: string): Corestore
+    session(): Corestore
+    replicate(stream: unknown): unknown
+    createKeyPair(name: string): Promise<KeyPair>
+  }
+}
+
+declare module 'hyperblobs' {
+  import Hypercore from 'hypercore'
+  export interface BlobId { blockOffset: number; blockLength: number; byteOffset: number; byteLength: number }
+  export default class Hyperblobs {
+    core: Hypercore
+    blockSize: number
+  }
+}
+
+declare module 'hyperdrive' {
+  import Corestore from 'corestore'
+  import Hypercore from 'hypercore'
+  import Hyperblobs, { BlobId } from 'hyperblobs'
+  import { Readable, Writable } from 'node:stream'
+  export interface Entry {
+    seq: number
+    key: string
+    value: { executable: boolean; linkname: string | null; blob: BlobId | null; metadata: unknown }
+  }
+  export default class Hyperdrive {
+    constructor(store: Corestore, key?: Buffer | Uint8Array | null, opts?: Record<string, unknown>)
+    key: Buffer
+    discoveryKey: Buffer
+    core: Hypercore
+    version: number
+    writable: boolean
+    ready(): Promise<void>
+    close(): Promise<void>
+    put(path: string, data: Buffer | Uint8Array, opts?: { executable?: boolean; metadata?: unknown }): Promise<void>
+    get(path: string, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
+    entry(path: string, opts?: { wait?: boolean; timeout?: number; follow?: boolean }): Promise<Entry | null>
+    exists(path: string): Promise<boolean>
+    del(path: string): Promise<void>
+    list(folder?: string, opts?: { recursive?: boolean }): AsyncIterable<Entry>
+    createReadStream(path: string, opts?: { start?: number; end?: number; length?: number; wait?: boolean; timeout?: number }): Readable
+    createWriteStream(path: string, opts?: { executable?: boolean; metadata?: unknown }): Writable
+    findingPeers(): () => void
+    update(opts?: { wait?: boolean }): Promise<boolean>
+    getBlobs(): Promise<Hyperblobs>
+    clear(path: string, opts?: { diff?: boolean }): Promise<{ blocks: number } | null>
+  }
+}
+
+declare module 'hyperswarm' {
+  import { EventEmitter } from 'node:events'
+  import { Duplex } from 'node:stream'
+  export interface PeerInfo { publicKey: Buffer; topics: Buffer[]; prioritized: boolean; ban(banned?: boolean): void }
+  export interface Discovery { flushed(): Promise<void>; refresh(opts?: { client?: boolean; server?: boolean }): Promise<void>; destroy(): Promise<void> }
+  export interface SwarmConnection extends Duplex {
+    remotePublicKey: Buffer
+    publicKey: Buffer
+    rawStream?: { remoteHost?: string; remotePort?: number }
+    rawBytesRead?: number
+    rawBytesWritten?: number
+  }
+  export interface SwarmOptions {
+    bootstrap?: Array<{ host: string; port: number } | string>
+    keyPair?: { publicKey: Buffer; secretKey: Buffer }
+    maxPeers?: number
+    firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+    dht?: unknown
+  }
+  export default class Hyperswarm extends EventEmitter {
+    constructor(opts?: SwarmOptions)
+    keyPair: { publicKey: Buffer; secretKey: Buffer }
+    connections: Set<SwarmConnection>
+    peers: Map<string, PeerInfo>
+    dht: { destroy(): Promise<void>; ready(): Promise<void>; bootstrapNodes?: unknown }
+    join(topic: Buffer | Uint8Array, opts?: { server?: boolean; client?: boolean }): Discovery
+    leave(topic: Buffer | Uint8Array): Promise<void>
+    flush(): Promise<void>
+    listen(): Promise<void>
+    destroy(): Promise<void>
+    on(event: 'connection', listener: (conn: SwarmConnection, info: PeerInfo) => void): this
+    on(event: 'update', listener: () => void): this
+  }
+}
+
+declare module 'hyperdht' {
+  export interface DHTNodeOptions {
+    bootstrap?: Array<{ host: string; port: number } | string>
+    port?: number
+    host?: string
+    ephemeral?: boolean
+    firewalled?: boolean
+  }
+  export default class HyperDHT {
+    constructor(opts?: DHTNodeOptions)
+    static bootstrapper(port: number, host: string, opts?: DHTNodeOptions): HyperDHT
+    ready(): Promise<void>
+    destroy(): Promise<void>
+    address(): { host: string; port: number }
+  }
+}
+
+declare module 'hyperdht/testnet.js' {
+  export interface Testnet {
+    bootstrap: Array<{ host: string; port: number }>
+    nodes: unknown[]
+    destroy(): Promise<void>
+  }
+  export default function createTestnet(size?: number, opts?: { host?: string; port?: number; teardown?: unknown }): Promise<Testnet>
+}
+
+declare module 'z32' {
+  export function encode(buf: Uint8Array | string): string
+  export function decode(str: string): Uint8Array
+}

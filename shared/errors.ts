@@ -1,0 +1,46 @@
+// Coded errors: every failure Grove reports carries a stable `code` that scripts, the UI and
+// the API transports can switch on, and a one-line message a person can act on.
+
+export const ErrorCodes = [
+  'BAD_INPUT',
+  'BAD_LINK',
+  'NOT_GGUF',
+  'BAD_MANIFEST',
+  'UNSAFE_PATH',
+  'HASH_MISMATCH',
+  'NO_PEERS',
+  'TIMEOUT',
+  'NOT_FOUND',
+  'IN_USE',
+  'DISK_FULL',
+  'CLOSED',
+  'INTERNAL'
+] as const
+
+export type ErrorCode = (typeof ErrorCodes)[number]
+
+export class GroveError extends Error {
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'GroveError'
+    this.code = code
+  }
+}
+
+export function isGroveError(err: unknown): err is GroveError {
+  return err instanceof GroveError
+}
+
+/** The `{ code, message }` shape errors travel in across IPC and HTTP. */
+export interface ErrorPayload {
+  code: ErrorCode
+  message: string
+}
+
+export function toErrorPayload(err: unknown): ErrorPayload {
+  if (isGroveError(err)) return { code: err.code, message: err.message }
+  const message = err instanceof Error ? err.message : String(err)
+  return { code: 'INTERNAL', message }
+}
