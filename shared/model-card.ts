@@ -50,7 +50,7 @@ function normalize(data: unknown): CardFrontMatter {
   out.model_name = shortString(raw.model_name)
   const relation = shortString(raw.base_model_relation)
   out.base_model_relation = (RELATIONS as readonly string[]).includes(relation ?? '') ? (relation as Relation) : undefined
-  return out
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as CardFrontMatter
 }
 
 function shortString(value: unknown): string | undefined {

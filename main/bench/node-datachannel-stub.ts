@@ -1,6 +1,6 @@
 // Stand-in for `node-datachannel` (WebRTC) in the webtorrent reference peers of the transfer
 // benchmark. webtorrent imports it through webrtc-polyfill, but its native addon is not
-// installed here, and the benchmark only uses TCP peers. node-datachannel-hooks.ts resolves
+// installed here, and the benchmark only uses TCP peers. webtorrent-hooks.ts resolves
 // `node-datachannel` and `node-datachannel/*` to this module; anything that actually tries
 // WebRTC fails loudly instead of silently.
 

@@ -11,11 +11,12 @@
 //     downloads into <dir>; prints `DONE <seconds>` once every piece is verified, then keeps
 //     seeding (to the other downloaders) until SIGTERM/SIGINT.
 //
-// webtorrent imports node-datachannel, whose native addon is missing here: the resolution
-// hooks in node-datachannel-hooks.ts are installed before webtorrent is imported.
+// Before webtorrent is imported, webtorrent-hooks.ts is installed: it resolves node-datachannel
+// (WebRTC; its native addon is missing here) to a stub and works around webtorrent 2.8.5's
+// crash with uint8-util 2.3.x.
 
 import { readFile, writeFile } from 'node:fs/promises'
-import { installNodeDatachannelStub } from './node-datachannel-hooks.js'
+import { installWebTorrentHooks } from './webtorrent-hooks.js'
 
 type WebTorrentModule = typeof import('webtorrent')
 type Client = InstanceType<WebTorrentModule['default']>
@@ -26,7 +27,7 @@ function option(args: string[], name: string): string | undefined {
 }
 
 async function createClient(): Promise<Client> {
-  installNodeDatachannelStub()
+  installWebTorrentHooks()
   const { default: WebTorrent } = await import('webtorrent')
   const client = new WebTorrent({
     dht: false,

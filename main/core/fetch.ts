@@ -54,24 +54,31 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   if (have) return have
 
   const drive = await grove.seedDrive(keyHex, { lookup: true })
-  if (!grove.library.get(keyHex)) {
-    await grove.library.put({
-      keyHex,
-      link,
-      origin: 'fetched',
-      complete: false,
-      seeding: opts.seed ?? true,
-      blocksStored: true,
-      addedAt: new Date().toISOString()
-    })
+  let manifest: Manifest
+  let blob: BlobId
+  try {
+    manifest = await readRemoteManifest(grove, drive, link, timeoutMs, opts.signal)
+    blob = await weightsBlob(drive, weightsFile(manifest), timeoutMs)
+  } catch (err) {
+    // Nothing worth keeping yet: forget the link rather than look it up forever.
+    if (!grove.library.get(keyHex)) await grove.stopSeeding(keyHex)
+    throw err
   }
-
-  const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, opts.signal)
   const file = weightsFile(manifest)
   opts.onEvent?.({ event: 'manifest', name: manifest.name, kind: manifest.kind, size: file.size, license: manifest.license, sha256: file.sha256 })
-  await grove.library.update(keyHex, { manifest, seeding: opts.seed ?? grove.library.get(keyHex)?.seeding ?? true, blocksStored: true })
+  // Recorded before the weights come, so an interrupted fetch resumes (and seeds what it has).
+  const known = grove.library.get(keyHex)
+  await grove.library.put({
+    keyHex,
+    link,
+    origin: 'fetched',
+    manifest,
+    complete: false,
+    seeding: opts.seed ?? known?.seeding ?? true,
+    blocksStored: true,
+    addedAt: known?.addedAt ?? new Date().toISOString()
+  })
 
-  const blob = await weightsBlob(drive, file, timeoutMs)
   await checkFreeSpace(grove, file.size)
   await downloadBlocks(grove, drive, blob, timeoutMs, opts)
   const path = await exportVerified(grove, drive, keyHex, file, opts)

@@ -1,0 +1,163 @@
+// Test harness: everything a test creates goes through here and is torn down after it (temp
+// homes, Grove instances, the local DHT testnet, child processes), in reverse order.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import createTestnet, { type Testnet } from 'hyperdht/testnet.js'
+import { Grove } from '../core/grove.js'
+import type { BootstrapNode } from '../core/swarm.js'
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const GROVE_BIN = join(REPO_ROOT, 'main', 'bin', 'grove.js')
+
+type Teardown = () => Promise<void> | void
+
+export class Harness {
+  private readonly teardowns: Teardown[] = []
+  private testnetPromise: Promise<Testnet> | null = null
+
+  onTeardown(fn: Teardown): void {
+    this.teardowns.push(fn)
+  }
+
+  async tmpDir(prefix = 'grove-test-'): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), prefix))
+    this.onTeardown(() => rm(dir, { recursive: true, force: true }))
+    return dir
+  }
+
+  /** A local HyperDHT testnet on loopback (tests run inside a network namespace). */
+  async bootstrap(): Promise<BootstrapNode[]> {
+    if (!this.testnetPromise) {
+      this.testnetPromise = createTestnet(3, { host: '127.0.0.1' })
+      const pending = this.testnetPromise
+      this.onTeardown(async () => (await pending).destroy())
+    }
+    return (await this.testnetPromise).bootstrap
+  }
+
+  async bootstrapArg(): Promise<string> {
+    return (await this.bootstrap()).map((b) => `${b.host}:${b.port}`).join(',')
+  }
+
+  /** An open Grove on a fresh home; `network` joins the local testnet. */
+  async grove(opts: { network?: boolean; home?: string } = {}): Promise<Grove> {
+    const home = opts.home ?? (await this.tmpDir('grove-home-'))
+    const grove = new Grove({ home, network: opts.network ?? true, bootstrap: opts.network === false ? undefined : await this.bootstrap() })
+    await grove.ready()
+    this.onTeardown(() => grove.close())
+    return grove
+  }
+
+  /** Starts `grove <args>` as a child process; killed at teardown if still running. */
+  spawnGrove(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): GroveProcess {
+    const child = spawn(process.execPath, [GROVE_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = new GroveProcess(child)
+    this.onTeardown(() => proc.kill('SIGKILL'))
+    return proc
+  }
+
+  /** Runs `grove <args>` to completion (bounded by `timeoutMs`). */
+  async runGrove(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<GroveRun> {
+    const proc = this.spawnGrove(args, opts)
+    return proc.finished(opts.timeoutMs ?? 60_000)
+  }
+
+  async teardown(): Promise<void> {
+    while (this.teardowns.length > 0) {
+      const fn = this.teardowns.pop()!
+      try {
+        await fn()
+      } catch {
+        // keep tearing down the rest
+      }
+    }
+  }
+}
+
+export interface GroveRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON lines (lines that are not JSON are skipped). */
+  json: Array<Record<string, unknown>>
+}
+
+export class GroveProcess {
+  stdout = ''
+  stderr = ''
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  private lineWaiters: Array<{ test: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = []
+
+  constructor(readonly child: ChildProcess) {
+    let pending = ''
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      this.stdout += text
+      pending += text
+      let newline: number
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline)
+        pending = pending.slice(newline + 1)
+        const parsed = parseJsonLine(line)
+        if (!parsed) continue
+        this.lineWaiters = this.lineWaiters.filter((w) => {
+          if (!w.test(parsed)) return true
+          w.resolve(parsed)
+          return false
+        })
+      }
+    })
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => { this.stderr += text })
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  }
+
+  /** Resolves with the first JSON line on stdout that passes `test`. */
+  waitForJson(test: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    return withTimeout(new Promise((resolve) => this.lineWaiters.push({ test, resolve })), timeoutMs, () => `no matching JSON line within ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`)
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+  }
+
+  async finished(timeoutMs = 60_000): Promise<GroveRun> {
+    const { code, signal } = await withTimeout(this.exited, timeoutMs, () => {
+      this.kill('SIGKILL')
+      return `grove did not exit within ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`
+    })
+    return { code, signal, stdout: this.stdout, stderr: this.stderr, json: this.stdout.split('\n').map(parseJsonLine).filter((l): l is Record<string, unknown> => l !== null) }
+  }
+}
+
+function parseJsonLine(line: string): Record<string, unknown> | null {
+  if (!line.startsWith('{') && !line.startsWith('[')) return null
+  try {
+    return JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return null
+  }
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Polls `check` until it returns true, at most `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
