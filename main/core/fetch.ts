@@ -229,7 +229,6 @@ async function countLocalBlocks(core: { has(start: number, end?: number): Promis
 async function exportVerified(grove: Grove, drive: Hyperdrive, keyHex: string, file: ManifestFile, opts: FetchOptions): Promise<string> {
   const targetDir = opts.outDir ? resolve(opts.outDir) : join(grove.home.modelsDir, keyHex.slice(0, 16))
   const finalPath = safeJoin(targetDir, file.path)
-  await mkdir(targetDir, { recursive: true })
   const existing = await stat(finalPath).catch(() => null)
   if (existing) {
     if (existing.size === file.size && (await sha256File(finalPath)) === file.sha256) return finalPath
@@ -266,6 +265,7 @@ async function exportVerified(grove: Grove, drive: Hyperdrive, keyHex: string, f
     await grove.library.remove(keyHex)
     throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
   }
+  await mkdir(targetDir, { recursive: true })
   await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EXDEV') throw err
     await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))

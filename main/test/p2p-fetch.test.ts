@@ -11,7 +11,7 @@ import type { FetchEvent } from '../core/fetch.js'
 import { inspectGguf, sha256File } from '../core/gguf.js'
 import type { Grove } from '../core/grove.js'
 import { Harness } from '../testing/harness.js'
-import { writeLlamaModel } from '../testing/gguf-fixture.js'
+import { writeLlamaModel, writeTruncatedCopy } from '../testing/gguf-fixture.js'
 
 let h: Harness
 beforeEach(() => { h = new Harness() })
@@ -97,8 +97,8 @@ test('a file that is not GGUF, or a truncated GGUF, is refused and nothing is im
 
   const whole = await model('to-truncate')
   const truncated = join(dir, 'truncated.gguf')
-  const { truncateCopy } = await import('../testing/gguf-fixture.js')
-  await truncateCopy(whole, truncated, 0.6)
+  const { stat } = await import('node:fs/promises')
+  await writeTruncatedCopy(whole, truncated, Math.floor((await stat(whole)).size * 0.6))
   await assert.rejects(a.share(truncated), { code: 'NOT_GGUF' })
   assert.deepEqual(a.library.list(), [])
 })

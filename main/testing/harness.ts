@@ -116,7 +116,11 @@ export class GroveProcess {
 
   /** Resolves with the first JSON line on stdout that passes `test`. */
   waitForJson(test: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    return withTimeout(new Promise((resolve) => this.lineWaiters.push({ test, resolve })), timeoutMs, () => `no matching JSON line within ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`)
+    const matched = new Promise<Record<string, unknown>>((resolve) => this.lineWaiters.push({ test, resolve }))
+    const exited = this.exited.then(({ code, signal }) => {
+      throw new Error(`grove exited (${code ?? signal}) before printing the expected JSON line; stderr: ${this.stderr.slice(-500)}`)
+    })
+    return withTimeout(Promise.race([matched, exited]), timeoutMs, () => `no matching JSON line within ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`)
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS } from '../../core/fetch.js'
 import { parseSeconds, type CommandContext } from '../context.js'
 import { sizeText, type ProgressBar } from '../output.js'
@@ -18,6 +19,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
     .option('--no-seed', 'do not seed this model afterwards')
     .action(async (link: string, flags: FetchFlags) => {
       const ctx = context()
+      parseLink(link)
       const timeoutMs = (parseSeconds(flags.timeout, '--timeout') ?? DEFAULT_FETCH_TIMEOUT_MS / 1000) * 1000
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         let bar: ProgressBar | null = null
