@@ -69,6 +69,18 @@ export const Manifest = z.object({
   contextLength: z.number().int().min(0).max(1e9).optional(),
   files: z.array(ManifestFile).min(1).max(16),
   parents: z.array(ParentRef).max(32),
+  /** The GGUF's own `general.base_model.N.*` lineage keys, copied at share time. */
+  ggufBaseModels: z
+    .array(
+      z.object({
+        name: shortText.optional(),
+        organization: shortText.optional(),
+        repoUrl: z.string().max(500).optional(),
+        version: z.string().max(100).optional()
+      })
+    )
+    .max(16)
+    .optional(),
   publisher: z.string().regex(/^[0-9a-f]{64}$/),
   created: z.iso.datetime()
 })

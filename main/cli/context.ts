@@ -3,12 +3,14 @@
 import { GroveError } from '../../shared/errors.js'
 import { Grove } from '../core/grove.js'
 import { parseBootstrapList, type BootstrapNode } from '../core/swarm.js'
+import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
 import { Output } from './output.js'
 
 export interface GlobalOptions {
   home?: string
   bootstrap?: string
-  room?: string
+  room?: string[]
+  roomSecret?: string
   lan?: boolean
   json?: boolean
 }
@@ -16,11 +18,13 @@ export interface GlobalOptions {
 export class CommandContext {
   readonly out: Output
   readonly bootstrap?: BootstrapNode[]
+  readonly rooms: Room[]
 
   constructor(readonly options: GlobalOptions) {
     this.out = new Output({ json: Boolean(options.json) })
     try {
       this.bootstrap = options.bootstrap ? parseBootstrapList(options.bootstrap) : undefined
+      this.rooms = roomsFromOptions(options)
     } catch (err) {
       throw new GroveError('BAD_INPUT', (err as Error).message)
     }
@@ -31,7 +35,7 @@ export class CommandContext {
    * so long work can stop cleanly; a second signal exits at once.
    */
   async withGrove<T>(opts: { network: boolean }, work: (grove: Grove, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const grove = new Grove({ home: this.options.home, network: opts.network, bootstrap: this.bootstrap })
+    const grove = new Grove({ home: this.options.home, network: opts.network, bootstrap: this.bootstrap, rooms: this.rooms })
     const stop = new AbortController()
     let signals = 0
     const onSignal = () => {
@@ -57,4 +61,11 @@ export function parseSeconds(text: string | undefined, name: string): number | u
   const value = Number(text)
   if (!Number.isFinite(value) || value <= 0 || value > 86400 * 365) throw new GroveError('BAD_INPUT', `${name} must be a positive number of seconds`)
   return value
+}
+
+/** `--room NAME` (repeatable) and `--room-secret SECRET`; the public room when neither is given. */
+function roomsFromOptions(options: GlobalOptions): Room[] {
+  const rooms = (options.room ?? []).map((name) => (name === 'public' ? publicRoom() : namedRoom(name)))
+  if (options.roomSecret) rooms.push(privateRoom(options.roomSecret))
+  return rooms.length > 0 ? rooms : [publicRoom()]
 }

@@ -8,13 +8,15 @@ import { registerFetch } from './commands/fetch.js'
 import { registerLibrary } from './commands/library.js'
 import { registerSeed } from './commands/seed.js'
 import { registerShare } from './commands/share.js'
+import { registerCatalog } from './commands/catalog.js'
 
 export function buildProgram(): Command {
   const program = new Command('grove')
     .description('Share, fetch, fork and run open models (GGUF) and LoRA adapters peer to peer')
     .option('--home <dir>', 'Grove home (default: $GROVE_HOME or the per-user data folder)')
     .option('--bootstrap <list>', 'DHT bootstrap nodes host:port,... (replaces the public ones)')
-    .option('--room <name>', 'the room to join')
+    .option('--room <name>', 'join this named room instead of the public one (repeatable; "public" for the public room)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--room-secret <secret>', 'join the private room this secret names (share the secret only with invited peers)')
     .option('--lan', 'find peers on the local network too')
     .option('--json', 'machine-readable JSON on stdout')
     .showHelpAfterError()
@@ -25,6 +27,7 @@ export function buildProgram(): Command {
   registerFetch(program, getContext)
   registerSeed(program, getContext)
   registerLibrary(program, getContext)
+  registerCatalog(program, getContext)
   registerBootstrap(program, getContext)
   return program
 }

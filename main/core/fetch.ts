@@ -107,27 +107,45 @@ async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string,
   grove.swarm.flush().then(done, done)
   void grove.swarm.refreshUntil(drive.discoveryKey, () => drive.core.peers.length > 0 || drive.core.length > 0, stop.signal)
   try {
-    while (drive.core.length === 0) {
-      if (signal?.aborted) throw new GroveError('BAD_INPUT', 'Fetch cancelled')
-      if (Date.now() >= deadline) {
-        throw new GroveError('NO_PEERS', `No peer serves ${link} (waited ${Math.round(timeoutMs / 1000)} s). Check the link, and that a seeder is online on the same network or bootstrap.`)
-      }
-      await Promise.race([drive.update({ wait: true }).catch(() => false), sleep(500, stop.signal)])
-      if (drive.core.length === 0) await sleep(250, stop.signal)
-    }
-    const remaining = Math.max(1000, deadline - Date.now())
-    const entry = await drive.entry(MANIFEST_PATH, { timeout: remaining }).catch(() => null)
-    if (!entry) throw new GroveError('BAD_MANIFEST', `${link} is not a Grove model: it has no ${MANIFEST_PATH}`)
-    const size = entry.value.blob?.byteLength ?? 0
-    if (size <= 0 || size > MAX_MANIFEST_BYTES) throw new GroveError('BAD_MANIFEST', `${link} has a manifest of ${size} bytes (at most ${MAX_MANIFEST_BYTES} allowed)`)
-    const bytes = await drive.get(MANIFEST_PATH, { timeout: remaining }).catch((err: unknown) => {
-      throw new GroveError('NO_PEERS', `Could not read the manifest of ${link}: ${firstLine(err)}`)
-    })
-    return parseManifest(bytes, link)
+    return await readDriveManifest(drive, link, deadline, stop.signal, () =>
+      signal?.aborted
+        ? new GroveError('BAD_INPUT', 'Fetch cancelled')
+        : new GroveError('NO_PEERS', `No peer serves ${link} (waited ${Math.round(timeoutMs / 1000)} s). Check the link, and that a seeder is online on the same network or bootstrap.`)
+    )
   } finally {
     stop.abort()
     signal?.removeEventListener('abort', abortOnSignal)
   }
+}
+
+/**
+ * Reads and checks a drive's manifest from whichever connected peers have it, by `deadline`;
+ * `noPeers()` makes the error thrown when nobody gave us the drive in time.
+ */
+export async function readDriveManifest(drive: Hyperdrive, link: string, deadline: number, signal: AbortSignal, noPeers: () => GroveError): Promise<Manifest> {
+  while (drive.core.length === 0) {
+    if (signal.aborted || Date.now() >= deadline) throw noPeers()
+    await Promise.race([drive.update({ wait: true }).catch(() => false), sleep(500, signal)])
+    if (drive.core.length === 0) await sleep(250, signal)
+  }
+  const remaining = Math.max(1000, deadline - Date.now())
+  const entry = await drive.entry(MANIFEST_PATH, { timeout: remaining }).catch(() => null)
+  if (!entry) throw new GroveError('BAD_MANIFEST', `${link} is not a Grove model: it has no ${MANIFEST_PATH}`)
+  const size = entry.value.blob?.byteLength ?? 0
+  if (size <= 0 || size > MAX_MANIFEST_BYTES) throw new GroveError('BAD_MANIFEST', `${link} has a manifest of ${size} bytes (at most ${MAX_MANIFEST_BYTES} allowed)`)
+  const bytes = await drive.get(MANIFEST_PATH, { timeout: remaining }).catch((err: unknown) => {
+    throw new GroveError('NO_PEERS', `Could not read the manifest of ${link}: ${firstLine(err)}`)
+  })
+  return parseManifest(bytes, link)
+}
+
+/** Reads a drive's model card (bounded), or null. */
+export async function readDriveCard(drive: Hyperdrive, timeoutMs: number): Promise<string | null> {
+  const entry = await drive.entry(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
+  const size = entry?.value.blob?.byteLength ?? 0
+  if (size <= 0 || size > MAX_CARD_BYTES) return null
+  const bytes = await drive.get(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
+  return bytes?.toString('utf8') ?? null
 }
 
 export function parseManifest(bytes: Buffer | null, link: string): Manifest {
@@ -312,8 +330,6 @@ export async function describeRemote(grove: Grove, linkText: string, timeoutMs: 
   const drive = await grove.openDrive(keyHex)
   grove.swarm.join(drive.discoveryKey, { server: false, client: true })
   const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, signal)
-  const cardEntry = await drive.entry(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
-  const cardSize = cardEntry?.value.blob?.byteLength ?? 0
-  const card = cardSize > 0 && cardSize <= MAX_CARD_BYTES ? ((await drive.get(CARD_PATH, { timeout: timeoutMs }).catch(() => null))?.toString('utf8') ?? null) : null
+  const card = await readDriveCard(drive, timeoutMs)
   return { link, keyHex, manifest, card, peers: drive.core.peers.length }
 }

@@ -7,19 +7,29 @@ import Corestore from 'corestore'
 import Hyperdrive from 'hyperdrive'
 import ReadyResource from 'ready-resource'
 import { GroveError } from '../../shared/errors.js'
+import { CARD_PATH, MAX_CARD_BYTES, type Manifest } from '../../shared/manifest.js'
+import { parseCard, type CardFrontMatter } from '../../shared/model-card.js'
+
+type CatalogEntryExtras = Pick<CardFrontMatter, 'base_model' | 'base_model_relation' | 'license'>
 import { bytesToHex, hexToBytes } from '../../shared/link.js'
 import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
 import { Library, type LibraryEntry } from './library.js'
-import { SwarmNetwork, type BootstrapNode } from './swarm.js'
+import { SwarmNetwork, sleep, type BootstrapNode } from './swarm.js'
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
+import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
+import { CatalogExchange, publicRoom, type Room } from './rooms.js'
+import { CatalogVerifier } from './catalog-verifier.js'
+import type { SwarmConnection } from 'hyperswarm'
 
 export interface GroveOptions {
   home?: string
   /** Join the swarm (false for commands that only touch local state). */
   network?: boolean
   bootstrap?: BootstrapNode[]
+  /** Rooms whose catalogs to exchange (default: the public room). */
+  rooms?: Room[]
 }
 
 export class Grove extends ReadyResource {
@@ -27,6 +37,13 @@ export class Grove extends ReadyResource {
   readonly library: Library
   readonly events = new EventEmitter()
   readonly traffic = new DriveTraffic()
+  /** Every model this peer knows of: its own and its room neighbours'. */
+  readonly catalog = new Catalog()
+  private exchange: CatalogExchange | null = null
+  /** When a peer's catalog last changed ours (0: never). */
+  lastCatalogChange = 0
+  private verifier: CatalogVerifier | null = null
+  private readonly cardFrontMatter = new Map<string, CatalogEntryExtras>()
   private lock: HomeLock | null = null
   private _store: Corestore | null = null
   private _swarm: SwarmNetwork | null = null
@@ -39,7 +56,10 @@ export class Grove extends ReadyResource {
     this.library = new Library(this.home.libraryFile)
   }
 
+  private openedAt = 0
+
   protected override async _open(): Promise<void> {
+    this.openedAt = Date.now()
     await ensureHomeDirs(this.home)
     this.lock = await lockHome(this.home)
     try {
@@ -48,7 +68,19 @@ export class Grove extends ReadyResource {
       await this._store.ready()
       if (this.options.network) {
         this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap })
+        this.verifier = new CatalogVerifier(this)
+        this.exchange = new CatalogExchange(this.catalog, () => this.localCatalogEntries(), {
+          onEntries: () => {
+            this.lastCatalogChange = Date.now()
+            this.verifier?.schedule()
+            this.events.emit('catalog')
+          },
+          onViolation: (peerId, reason) => this.events.emit('violation', { peerId, reason })
+        })
+        this._swarm.events.on('connection', (conn: SwarmConnection, key: Buffer) => this.exchange?.attach(conn, key))
         await this._swarm.ready()
+        for (const room of this.options.rooms ?? [publicRoom()]) this.joinRoom(room)
+        await this.refreshLocalCatalog()
       }
     } catch (err) {
       await this._close()
@@ -57,7 +89,9 @@ export class Grove extends ReadyResource {
   }
 
   protected override async _close(): Promise<void> {
+    this.verifier?.stop()
     if (this._swarm) await this._swarm.close()
+    this.exchange = null
     this._swarm = null
     const drives = [...this.drives.values()]
     this.drives.clear()
@@ -131,16 +165,93 @@ export class Grove extends ReadyResource {
     return entries
   }
 
+  joinRoom(room: Room): void {
+    this.requireExchange().addRoom(room)
+    this.swarm.join(room.topic, { server: true, client: true })
+  }
+
+  async leaveRoom(room: Room): Promise<void> {
+    this.requireExchange().removeRoom(room)
+    await this.swarm.leave(room.topic)
+  }
+
+  /** Peers we exchange catalogs with, in any room. */
+  get roomPeerCount(): number {
+    const peers = new Set<string>()
+    for (const room of this.rooms) for (const peer of this.exchange?.peersIn(room) ?? []) peers.add(peer)
+    return peers.size
+  }
+
+  /** Waits until every peer's catalog seems in (no change for `quietMs`) and relayed entries were checked against their drives. */
+  async settleCatalog(opts: { waitMs: number; quietMs?: number; signal?: AbortSignal }): Promise<void> {
+    const quietMs = opts.quietMs ?? 1500
+    const deadline = Date.now() + opts.waitMs
+    while (Date.now() < deadline && !opts.signal?.aborted) {
+      const quiet = Date.now() - Math.max(this.lastCatalogChange, this.openedAt) > quietMs
+      if (this.roomPeerCount > 0 && quiet) break
+      await sleep(100, opts.signal)
+    }
+    await this.verifier?.idle(Math.max(1000, deadline - Date.now()) + 10_000)
+  }
+
+  get rooms(): Room[] {
+    return this.exchange?.joinedRooms ?? []
+  }
+
+  /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim). */
+  async refreshLocalCatalog(): Promise<void> {
+    for (const item of this.catalog.list({ local: true })) {
+      if (!this.localCatalogEntries().some((e) => e.link === item.link)) this.catalog.setLocal(item.link, false)
+    }
+    for (const entry of this.library.list()) {
+      if (!entry.manifest || !entry.complete || !entry.seeding) continue
+      if (!this.cardFrontMatter.has(entry.keyHex)) this.cardFrontMatter.set(entry.keyHex, await this.readLocalCard(entry.keyHex))
+      const catalogEntry = this.toCatalogEntry(entry.link, entry.manifest, this.cardFrontMatter.get(entry.keyHex))
+      if (catalogEntry) this.catalog.addFromDrive(catalogEntry, { local: true })
+    }
+    this.exchange?.broadcast()
+  }
+
+  private localCatalogEntries(): CatalogEntry[] {
+    return this.catalog.list({ local: true })
+  }
+
+  toCatalogEntry(link: string, manifest: Manifest, card?: CatalogEntryExtras): CatalogEntry | undefined {
+    try {
+      return catalogEntryFromManifest(link, manifest, { gguf: { baseModels: manifest.ggufBaseModels }, card })
+    } catch {
+      return undefined
+    }
+  }
+
+  private async readLocalCard(keyHex: string): Promise<CatalogEntryExtras> {
+    const drive = await this.openDrive(keyHex)
+    const bytes = await drive.get(CARD_PATH, { wait: false }).catch(() => null)
+    return bytes && bytes.length <= MAX_CARD_BYTES ? parseCard(bytes.toString('utf8')).frontMatter : {}
+  }
+
+  private requireExchange(): CatalogExchange {
+    if (!this.exchange) throw new GroveError('INTERNAL', 'This Grove was opened without the network')
+    return this.exchange
+  }
+
   get seededKeys(): string[] {
     return [...this.seeded]
   }
 
-  share(file: string, opts: ShareOptions = {}): Promise<ShareResult> {
-    return shareModel(this, file, opts)
+  async share(file: string, opts: ShareOptions = {}): Promise<ShareResult> {
+    const result = await shareModel(this, file, opts)
+    if (this.hasNetwork) {
+      await this.seedDrive(result.keyHex, { lookup: false })
+      await this.refreshLocalCatalog()
+    }
+    return result
   }
 
-  fetch(link: string, opts: FetchOptions = {}): Promise<FetchResult> {
-    return fetchModel(this, link, opts)
+  async fetch(link: string, opts: FetchOptions = {}): Promise<FetchResult> {
+    const result = await fetchModel(this, link, opts)
+    if (!result.alreadyHad && this.hasNetwork) await this.refreshLocalCatalog()
+    return result
   }
 
   /** Drops the drive's copy of the weights (the seeding copy); the loadable file stays. */
@@ -156,6 +267,7 @@ export class Grove extends ReadyResource {
       freedBytes += file.size
     }
     await this.library.update(keyHex, { seeding: false, blocksStored: false })
+    if (this.hasNetwork) await this.refreshLocalCatalog()
     return { freedBytes }
   }
 

@@ -82,6 +82,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     contextLength: summary.contextLength,
     files: [{ path: drivePath, size: summary.fileSize, sha256, role: 'weights' }],
     parents,
+    ggufBaseModels: summary.baseModels.length > 0 ? summary.baseModels.slice(0, 16).map(clipBaseModel) : undefined,
     publisher: bytesToHex((await grove.store.createKeyPair('grove/publisher')).publicKey),
     created: new Date().toISOString()
   })
@@ -199,6 +200,10 @@ function defaultCardBody(manifest: Manifest): string {
   if (manifest.quantization) lines.push(`- Quantization: ${manifest.quantization}`)
   if (manifest.license) lines.push(`- License: ${manifest.license}`)
   return lines.join('\n') + '\n'
+}
+
+function clipBaseModel(b: GgufSummary['baseModels'][number]) {
+  return { name: b.name?.slice(0, 200), organization: b.organization?.slice(0, 200), repoUrl: b.repoUrl?.slice(0, 500), version: b.version?.slice(0, 100) }
 }
 
 function importError(path: string, err: unknown): GroveError {

@@ -120,6 +120,7 @@ export class SwarmNetwork extends ReadyResource {
       this.events.emit('peers', this.peers)
     })
     this.options.store.replicate(conn)
+    this.events.emit('connection', conn, remoteKey)
     this.events.emit('peers', this.peers)
   }
 

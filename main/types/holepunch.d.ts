@@ -112,6 +112,7 @@ declare module 'hyperswarm' {
     rawStream?: { remoteHost?: string; remotePort?: number }
     rawBytesRead?: number
     rawBytesWritten?: number
+    handshakeHash?: Buffer
   }
   export interface SwarmOptions {
     bootstrap?: Array<{ host: string; port: number } | string>
@@ -165,4 +166,34 @@ declare module 'hyperdht/testnet.js' {
 declare module 'z32' {
   export function encode(buf: Uint8Array | string): string
   export function decode(str: string): Uint8Array
+}
+
+declare module 'protomux' {
+  export interface Encoding<T> {
+    preencode(state: unknown, value: T): void
+    encode(state: unknown, value: T): void
+    decode(state: unknown): T
+  }
+  export interface Message {
+    send(data: unknown): boolean
+  }
+  export interface Channel {
+    open(handshake?: unknown): void
+    close(): void
+    addMessage<T>(opts: { encoding: Encoding<T>; onmessage?: (message: T) => void | Promise<void> }): Message
+    opened: boolean
+    closed: boolean
+  }
+  export default class Protomux {
+    static from(stream: unknown): Protomux
+    createChannel<H>(opts: {
+      protocol: string
+      id?: Buffer | null
+      handshake?: Encoding<H>
+      unique?: boolean
+      onopen?: (handshake: H) => void | Promise<void>
+      onclose?: () => void | Promise<void>
+      ondestroy?: () => void | Promise<void>
+    }): Channel | null
+  }
 }

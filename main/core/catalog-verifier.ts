@@ -1,0 +1,79 @@
+// Turns relayed catalog entries into verified ones: for each model a peer told us about, read
+// the manifest (and card) from the drive itself, which the publisher signed, over the
+// connections we already have. Only these drive-read summaries can make a lineage edge
+// "verified". Bounded: a few at a time, a cap on how many drives one process looks at.
+import { parseLink } from '../../shared/link.js'
+import { parseCard } from '../../shared/model-card.js'
+import { GroveError } from '../../shared/errors.js'
+import { readDriveCard, readDriveManifest } from './fetch.js'
+import type { Grove } from './grove.js'
+
+const CONCURRENCY = 4
+const MAX_DRIVES_LOOKED_AT = 2000
+const TIMEOUT_MS = 15_000
+
+export class CatalogVerifier {
+  private readonly attempted = new Set<string>()
+  private readonly queue: string[] = []
+  private running = 0
+  private readonly stopper = new AbortController()
+  private idleWaiters: Array<() => void> = []
+
+  constructor(private readonly grove: Grove) {}
+
+  /** Queues every relayed entry not yet looked at. */
+  schedule(): void {
+    for (const record of this.grove.catalog.records()) {
+      if (this.attempted.size >= MAX_DRIVES_LOOKED_AT) break
+      if (record.source !== 'peer' || this.attempted.has(record.link)) continue
+      this.attempted.add(record.link)
+      this.queue.push(record.link)
+    }
+    this.pump()
+  }
+
+  /** Resolves when nothing is queued or running (or after `timeoutMs`). */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      const waiter = () => done()
+      this.idleWaiters.push(waiter)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  stop(): void {
+    this.stopper.abort()
+    this.queue.length = 0
+  }
+
+  private pump(): void {
+    while (this.running < CONCURRENCY && this.queue.length > 0 && !this.stopper.signal.aborted) {
+      const link = this.queue.shift()!
+      this.running++
+      this.verify(link)
+        .catch(() => {})
+        .finally(() => {
+          this.running--
+          this.pump()
+          if (this.running === 0 && this.queue.length === 0) {
+            const waiters = this.idleWaiters
+            this.idleWaiters = []
+            for (const w of waiters) w()
+          }
+        })
+    }
+  }
+
+  private async verify(link: string): Promise<void> {
+    const drive = await this.grove.openDrive(parseLink(link).keyHex)
+    const manifest = await readDriveManifest(drive, link, Date.now() + TIMEOUT_MS, this.stopper.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
+    const card = await readDriveCard(drive, TIMEOUT_MS)
+    const entry = this.grove.toCatalogEntry(link, manifest, card ? parseCard(card).frontMatter : undefined)
+    if (entry && !this.stopper.signal.aborted) this.grove.catalog.addFromDrive(entry)
+  }
+}
