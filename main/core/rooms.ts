@@ -143,7 +143,7 @@ export class CatalogExchange {
     })
     state = { room, channel, catalog: catalogMessage, peerId, authenticated: false, messageTimes: [] }
     this.channels.add(state)
-    channel.open(room.authKey ? this.proof(room, conn.handshakeHash) : null)
+    channel.open(room.authKey ? this.proof(room, conn.handshakeHash) : Buffer.alloc(0))
   }
 
   private onCatalogMessage(conn: SwarmConnection, ch: PeerChannel, bytes: Uint8Array | null): void {
