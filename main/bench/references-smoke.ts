@@ -2,14 +2,14 @@
 //
 //   node dist/main/bench/references-smoke.js [--size-mib 64] [--file PATH] [--work DIR]
 //        [--downloaders 1,4] [--only sha256sum,tcp-copy,aria2c,webtorrent] [--fsync]
-//        [--strategy rarest|sequential] [--json]
+//        [--strategy sequential|rarest] [--repeats N] [--no-sync] [--json]
 //
 // Without --file it writes a --size-mib file of random bytes into a temp dir (removed after).
 // Run it in a network namespace with only loopback, e.g. as root:
 //   unshare -n sh -c 'ip link set lo up && node dist/main/bench/references-smoke.js'
 
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -34,6 +34,9 @@ async function writeRandomFile(file: string, bytes: number): Promise<void> {
 async function main(): Promise<void> {
   const workRoot = arg('--work') ?? os.tmpdir()
   const scratch = await mkdtemp(path.join(workRoot, 'grove-refs-'))
+  // references.ts exits the process on SIGINT/SIGTERM after stopping its children.
+  const removeScratch = (): void => rmSync(scratch, { recursive: true, force: true })
+  process.once('exit', removeScratch)
   try {
     let file = arg('--file')
     if (file === undefined) {
@@ -42,12 +45,14 @@ async function main(): Promise<void> {
       await writeRandomFile(file, Math.round(mib * 1024 * 1024))
     }
     const only = arg('--only')?.split(',') as AllReferencesOptions['only']
-    const strategy = arg('--strategy') === 'sequential' ? 'sequential' : 'rarest'
+    const strategy = arg('--strategy') === 'rarest' ? 'rarest' : 'sequential'
     const results = await runAllReferences(file, scratch, {
       downloaderCounts: (arg('--downloaders') ?? '1,4').split(',').map(Number),
       only,
       fsync: process.argv.includes('--fsync'),
       strategy,
+      repeats: Number(arg('--repeats') ?? 1),
+      sync: !process.argv.includes('--no-sync'),
       log: (m) => process.stderr.write(`[refs] ${m}\n`)
     })
     if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(results, null, 2) + '\n')

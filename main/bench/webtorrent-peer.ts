@@ -7,7 +7,7 @@
 //     <announceUrl>; prints `TORRENT {"infoHash":…,"pieceLength":…,"pieces":…,"length":…}`.
 //   node webtorrent-peer.js seed <torrent> <dir>
 //     seeds <dir>/<name> (assumed complete: no re-hash); prints `READY <port>` when seeding.
-//   node webtorrent-peer.js download <torrent> <dir> [--strategy rarest|sequential]
+//   node webtorrent-peer.js download <torrent> <dir> [--strategy sequential|rarest]
 //     downloads into <dir>; prints `DONE <seconds>` once every piece is verified, then keeps
 //     seeding (to the other downloaders) until SIGTERM/SIGINT.
 //
@@ -110,9 +110,9 @@ async function seed(args: string[]): Promise<void> {
 async function download(args: string[]): Promise<void> {
   const [torrentFile, dir] = args
   if (torrentFile === undefined || dir === undefined) {
-    throw new Error('usage: webtorrent-peer download <torrent> <dir> [--strategy rarest|sequential]')
+    throw new Error('usage: webtorrent-peer download <torrent> <dir> [--strategy sequential|rarest]')
   }
-  const strategy = option(args, '--strategy') === 'sequential' ? 'sequential' : 'rarest'
+  const strategy = option(args, '--strategy') === 'rarest' ? 'rarest' : 'sequential'
   const torrentBuf = await readFile(torrentFile)
   const client = await createClient()
   activeClient = client

@@ -80,8 +80,11 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   })
 
   await checkFreeSpace(grove, file.size)
+  trace('download start')
   await downloadBlocks(grove, drive, blob, timeoutMs, opts)
+  trace('download done')
   const path = await exportVerified(grove, drive, keyHex, file, opts)
+  trace('export done')
   await grove.library.update(keyHex, { path, complete: true })
   return { link, keyHex, path, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
 }
@@ -203,6 +206,7 @@ async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, tim
   let failure: GroveError | null = null
   const watchdog = setInterval(() => {
     report()
+    if (Math.random() < 0.1) trace('downloading')
     if (core.peers.length > 0) lastPeerSeen = Date.now()
     else if (Date.now() - lastPeerSeen > timeoutMs) {
       failure = new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(blocks * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`)
@@ -332,4 +336,11 @@ export async function describeRemote(grove: Grove, linkText: string, timeoutMs: 
   const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, signal)
   const card = await readDriveCard(drive, timeoutMs)
   return { link, keyHex, manifest, card, peers: drive.core.peers.length }
+}
+
+function trace(what: string): void {
+  if (!process.env.GROVE_TRACE) return
+  const m = process.memoryUsage()
+  const mb = (n: number) => Math.round(n / 1e6)
+  process.stderr.write(`[trace] ${Date.now()} ${what} rss=${mb(m.rss)} heap=${mb(m.heapUsed)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)} MB\n`)
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
-import { GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp'
+import type { GgufFileInfo, GgufInsights } from 'node-llama-cpp'
 import { GroveError } from '../../shared/errors.js'
 import type { ModelKind } from '../../shared/manifest.js'
 
@@ -35,6 +35,8 @@ const GGUF_MAGIC = 'GGUF'
 export async function inspectGguf(path: string): Promise<GgufSummary> {
   const { size } = await statFile(path)
   await checkMagic(path)
+  // node-llama-cpp costs ~40 MB and ~0.6 s to load: only commands that read a GGUF pay for it.
+  const { GgufInsights, GgufFileType, readGgufFileInfo } = await import('node-llama-cpp')
   let info: GgufFileInfo
   try {
     info = await readGgufFileInfo(path, { sourceType: 'filesystem', logWarnings: false, spliceSplitFiles: false })
@@ -46,7 +48,7 @@ export async function inspectGguf(path: string): Promise<GgufSummary> {
   if (size < tensorDataEnd) {
     throw new GroveError('NOT_GGUF', `Truncated GGUF file ${path}: its tensors need ${tensorDataEnd} bytes but the file has ${size}`)
   }
-  return summarize(info, insights, size)
+  return summarize(info, insights, size, GgufFileType)
 }
 
 /** sha256 of a file, streamed in large chunks. `onProgress` gets bytes hashed so far. */
@@ -61,12 +63,12 @@ export async function sha256File(path: string, onProgress?: (bytes: number) => v
   return hash.digest('hex')
 }
 
-function summarize(info: GgufFileInfo, insights: GgufInsights, fileSize: number): GgufSummary {
+function summarize(info: GgufFileInfo, insights: GgufInsights, fileSize: number, fileTypes: Record<number, string>): GgufSummary {
   const general = record(info.metadata.general)
   const adapter = record((info.metadata as Record<string, unknown>).adapter)
   const architecture = text(general.architecture) ?? 'unknown'
   const isAdapter = text(general.type) === 'adapter' || adapter.type !== undefined
-  const fileType = typeof general.file_type === 'number' ? GgufFileType[general.file_type] : undefined
+  const fileType = typeof general.file_type === 'number' ? fileTypes[general.file_type] : undefined
   return {
     kind: isAdapter ? 'adapter' : 'model',
     architecture,

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events'
 import { statfs } from 'node:fs/promises'
 import Corestore from 'corestore'
+import CoreStorage from 'hypercore-storage'
 import Hyperdrive from 'hyperdrive'
 import ReadyResource from 'ready-resource'
 import { GroveError } from '../../shared/errors.js'
@@ -30,6 +31,14 @@ export interface GroveOptions {
   bootstrap?: BootstrapNode[]
   /** Rooms whose catalogs to exchange (default: the public room). */
   rooms?: Room[]
+}
+
+/**
+ * The corestore's RocksDB, with a smaller memtable than hypercore-storage's 64 MiB default:
+ * weights go to RocksDB blob files anyway, and a downloader's memory must stay flat and small.
+ */
+function openStorage(dir: string): CoreStorage {
+  return new CoreStorage(dir, { writeBufferSize: 16 * 1024 * 1024 })
 }
 
 export class Grove extends ReadyResource {
@@ -64,7 +73,7 @@ export class Grove extends ReadyResource {
     this.lock = await lockHome(this.home)
     try {
       await this.library.load()
-      this._store = new Corestore(this.home.storeDir)
+      this._store = new Corestore(openStorage(this.home.storeDir))
       await this._store.ready()
       if (this.options.network) {
         this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap })

@@ -1,6 +1,7 @@
 // The swarm: one Hyperswarm for the whole process. Every connection replicates the corestore,
 // so each drive we hold is served to (and fetched from) every peer that asks for it.
 import { EventEmitter } from 'node:events'
+import HyperDHT from 'hyperdht'
 import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
@@ -50,7 +51,11 @@ export class SwarmNetwork extends ReadyResource {
 
   protected override async _open(): Promise<void> {
     const keyPair = await this.options.store.createKeyPair('grove/swarm')
-    const swarm = new Hyperswarm({ keyPair, bootstrap: this.options.bootstrap })
+    // On a private DHT (our own bootstrap: a campus LAN, a test network) peers reach each other
+    // directly; saying so skips HyperDHT's firewall probing, whose first connection attempt
+    // otherwise stalls ~13 s when two peers dial each other at once.
+    const dht = this.options.bootstrap ? new HyperDHT({ bootstrap: this.options.bootstrap, firewalled: false }) : undefined
+    const swarm = new Hyperswarm({ keyPair, bootstrap: this.options.bootstrap, dht })
     swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
     this.swarm = swarm
   }
@@ -102,7 +107,7 @@ export class SwarmNetwork extends ReadyResource {
     const discovery = this.topics.get(bytesToHex(topic))
     while (!isDone() && !signal.aborted && !this.closing) {
       await sleep(intervalMs, signal)
-      if (!isDone() && !signal.aborted && !this.closing) await discovery?.refresh({ client: true, server: false }).catch(() => {})
+      if (!isDone() && !signal.aborted && !this.closing) await discovery?.refresh().catch(() => {})
     }
   }
 
@@ -119,6 +124,7 @@ export class SwarmNetwork extends ReadyResource {
       this.peerInfo.delete(id)
       this.events.emit('peers', this.peers)
     })
+    if (process.env.GROVE_TRACE) process.stderr.write(`[trace] ${Date.now()} connection ${id.slice(0, 8)}\n`)
     this.options.store.replicate(conn)
     this.events.emit('connection', conn, remoteKey)
     this.events.emit('peers', this.peers)

@@ -42,12 +42,18 @@ declare module 'hypercore' {
   }
 }
 
+declare module 'hypercore-storage' {
+  export default class CoreStorage {
+    constructor(dir: string, opts?: { writeBufferSize?: number; blockCache?: boolean; treeCache?: { maxSize: number } })
+  }
+}
+
 declare module 'corestore' {
   import Hypercore from 'hypercore'
   import { EventEmitter } from 'node:events'
   export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
   export default class Corestore extends EventEmitter {
-    constructor(storage: string, opts?: { primaryKey?: Buffer; writable?: boolean })
+    constructor(storage: string | import('hypercore-storage').default, opts?: { primaryKey?: Buffer; writable?: boolean })
     ready(): Promise<void>
     close(): Promise<void>
     get(opts: { key?: Buffer | Uint8Array; name?: string; valueEncoding?: string }): Hypercore

@@ -48,7 +48,17 @@ export function registerFetch(program: Command, context: () => CommandContext): 
         ;(bar as ProgressBar | null)?.stop()
         ;(verifyBar as ProgressBar | null)?.stop()
         ctx.out.result(
-          { event: 'done', link: result.link, path: result.path, sha256: result.sha256, size: result.size, name: result.manifest.name, kind: result.manifest.kind },
+          {
+            event: 'done',
+            link: result.link,
+            path: result.path,
+            sha256: result.sha256,
+            size: result.size,
+            name: result.manifest.name,
+            kind: result.manifest.kind,
+            // What this downloader served to other downloaders while it fetched.
+            uploadedBytes: grove.traffic.of(result.keyHex).uploadedBytes
+          },
           `${result.alreadyHad ? 'Already in the library' : 'Fetched and verified'}: ${result.path}\nsha256 ${result.sha256}`
         )
       })

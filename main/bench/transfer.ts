@@ -1,0 +1,165 @@
+// `npm run bench:transfer`: Grove's swarm transfer of a generated GGUF (default 1 GiB), 1 seeder
+// → 1 downloader and 1 seeder → 4 downloaders at once, against references measured in the
+// same run: BitTorrent (webtorrent, aria2c + opentracker), a plain TCP copy and sha256sum.
+// Runs inside a fresh network namespace (npm script), every process on loopback.
+//   node dist/main/bench/transfer.js [--size-mib 1024] [--downloaders 1,4] [--skip-references]
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { diskUsage } from '../core/disk.js'
+import { GROVE_BIN } from '../testing/harness.js'
+import { writeLlamaModel } from '../testing/gguf-fixture.js'
+import {
+  buildResult,
+  flushDirtyPages,
+  formatResults,
+  measureProcess,
+  runAllReferences,
+  type BenchResult,
+  type MeasuredProcess,
+  type ProcessStats
+} from './references.js'
+
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '1024' },
+    downloaders: { type: 'string', default: '1,4' },
+    'skip-references': { type: 'boolean', default: false }
+  }
+})
+const sizeMiB = Number(values['size-mib'])
+const downloaderCounts = String(values.downloaders).split(',').map(Number)
+const PEAK_RSS_TARGET = 300e6
+
+const work = await mkdtemp(join(tmpdir(), 'grove-bench-transfer-'))
+const cleanup = () => rm(work, { recursive: true, force: true })
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
+
+try {
+  const file = join(work, 'bench-model.gguf')
+  log(`generating a ${sizeMiB} MiB GGUF with the test fixture…`)
+  const written = await writeLlamaModel(file, { seed: 42, name: 'Grove Bench', license: 'apache-2.0', targetBytes: sizeMiB * 1024 * 1024 })
+  const bytes = (await stat(file)).size
+  log(`${(bytes / 1e6).toFixed(0)} MB, ${written.layout.parameterCount} parameters`)
+  const timeoutMs = 120_000 + (bytes / 1e6) * 1000
+
+  const grove = await benchGrove(file, bytes, timeoutMs)
+  const references = values['skip-references'] ? [] : await runAllReferences(file, join(work, 'references'), { downloaderCounts, timeoutMs, log })
+  const all = [...grove.results, ...references]
+  console.log('\n' + formatResults(all, { baseline: 'grove' }))
+  console.log('\n' + summary(grove, references))
+} finally {
+  await cleanup()
+}
+
+interface GroveBench {
+  results: BenchResult[]
+  share: ProcessStats
+  diskPerModelByte: number
+  uploads: Array<{ downloaders: number; uploadedBytes: number[] }>
+}
+
+async function benchGrove(file: string, bytes: number, timeoutMs: number): Promise<GroveBench> {
+  const bootstrap = measureProcess(process.execPath, [GROVE_BIN, '--json', 'bootstrap', '--host', '127.0.0.1', '--port', '0'], { role: 'bootstrap', timeoutMs: timeoutMs * 4 })
+  const running: MeasuredProcess[] = [bootstrap]
+  try {
+    const port = await jsonField(bootstrap, (l) => l.event === 'listening', 'port', 15_000)
+    const net = ['--bootstrap', `127.0.0.1:${String(port)}`]
+    const seederHome = join(work, 'grove-seeder')
+
+    await flushDirtyPages()
+    log('grove share…')
+    const share = measureProcess(process.execPath, [GROVE_BIN, '--home', seederHome, '--json', 'share', file], { role: 'grove share', timeoutMs })
+    const link = String(await jsonField(share, (l) => typeof l.link === 'string', 'link', timeoutMs))
+    const shareStats = await share.result
+
+    const seeder = measureProcess(process.execPath, [GROVE_BIN, '--home', seederHome, ...net, '--json', 'seed'], { role: 'seeder', timeoutMs: timeoutMs * 4 })
+    running.push(seeder)
+    await jsonField(seeder, (l) => l.event === 'seeding', 'event', 15_000)
+
+    const results: BenchResult[] = []
+    const uploads: GroveBench['uploads'] = []
+    let diskPerModelByte = 0
+    for (const n of downloaderCounts) {
+      await flushDirtyPages()
+      log(`grove 1→${n}…`)
+      const started = performance.now()
+      const finishedAt: number[] = []
+      const uploaded: number[] = []
+      const downloaders = Array.from({ length: n }, (_, i) => {
+        const home = join(work, `grove-d${n}-${i}`)
+        const proc = measureProcess(process.execPath, [GROVE_BIN, '--home', home, ...net, '--json', 'fetch', link, '--timeout', '60'], {
+          role: `downloader ${i + 1}`,
+          timeoutMs,
+          onStdoutLine: (line) => {
+            const msg = safeJson(line)
+            if (msg?.event === 'done') {
+              finishedAt[i] = (performance.now() - started) / 1000
+              uploaded[i] = Number(msg.uploadedBytes ?? 0)
+            }
+          }
+        })
+        return { proc, home }
+      })
+      const stats = await Promise.all(downloaders.map((d) => d.proc.result))
+      for (const s of stats) if (s.exitCode !== 0) throw new Error(`grove ${s.role} failed (${s.exitCode ?? s.signal}): ${downloaders[0]?.proc.stderrTail()}`)
+      const seconds = Math.max(...finishedAt)
+      if (n === 1) diskPerModelByte = (await diskUsage(downloaders[0]!.home)) / bytes
+      uploads.push({ downloaders: n, uploadedBytes: uploaded })
+      results.push(buildResult({ name: `grove 1→${n}`, system: 'grove', bytes, downloaders: n, seconds, downloaderSeconds: finishedAt, processes: stats }))
+      for (const d of downloaders) await rm(d.home, { recursive: true, force: true })
+    }
+    const seederStats = await seeder.kill('SIGTERM')
+    for (const r of results) r.processes.push(seederStats)
+    return { results, share: shareStats, diskPerModelByte, uploads }
+  } finally {
+    for (const p of running) if (!p.exited) await p.kill('SIGTERM')
+  }
+}
+
+function summary(grove: GroveBench, references: BenchResult[]): string {
+  const lines = ['Summary (ratios > 1 mean Grove is faster than the reference)']
+  const sha = references.find((r) => r.system === 'sha256sum')
+  lines.push(`  share (import + hash) ${grove.share.wallSeconds.toFixed(2)} s` + (sha ? `, ${(grove.share.wallSeconds / sha.seconds).toFixed(2)}× the time of sha256sum (${sha.seconds.toFixed(2)} s); target ≤ 2×` : ''))
+  for (const r of grove.results) {
+    const refs = references.filter((x) => x.downloaders === r.downloaders && x.system !== 'grove')
+    const ratios = refs.map((x) => `${x.system} ${(r.mbps / x.mbps).toFixed(2)}×`).join(', ')
+    lines.push(`  ${r.name}: ${r.mbps.toFixed(1)} MB/s per downloader (${r.seconds.toFixed(2)} s)${ratios ? `; vs ${ratios}` : ''}`)
+  }
+  const one = grove.results.find((r) => r.downloaders === 1)
+  const four = grove.results.find((r) => r.downloaders === 4)
+  if (one && four) lines.push(`  1→4 took ${(four.seconds / one.seconds).toFixed(2)}× the 1→1 time (target ≤ 2×)`)
+  for (const u of grove.uploads) if (u.downloaders > 1) lines.push(`  1→${u.downloaders} bytes each downloader served to the others: ${u.uploadedBytes.map((b) => (b / 1e6).toFixed(0) + ' MB').join(', ')}`)
+  const groveProcs = [grove.share, ...grove.results.flatMap((r) => r.processes)]
+  const peak = Math.max(...groveProcs.map((p) => p.peakRssBytes))
+  lines.push(`  peak RSS of any Grove process: ${(peak / 1e6).toFixed(0)} MB (target < ${PEAK_RSS_TARGET / 1e6} MB) ${peak < PEAK_RSS_TARGET ? 'OK' : 'OVER'}`)
+  lines.push(`  disk per model byte on a downloader (drive blocks + exported .gguf): ${grove.diskPerModelByte.toFixed(2)}`)
+  return lines.join('\n')
+}
+
+async function jsonField(proc: MeasuredProcess, match: (line: Record<string, unknown>) => boolean, field: string, timeoutMs: number): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    for (const line of proc.stdoutTail().split('\n')) {
+      const msg = safeJson(line)
+      if (msg && match(msg)) return msg[field]
+    }
+    if (proc.exited) throw new Error(`${proc.role} exited early: ${proc.stderrTail()}`)
+    if (Date.now() > deadline) throw new Error(`${proc.role}: no ${field} within ${timeoutMs} ms: ${proc.stderrTail()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function safeJson(line: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(line)
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`)
+}
