@@ -9,6 +9,7 @@ import { registerLibrary } from './commands/library.js'
 import { registerSeed } from './commands/seed.js'
 import { registerShare } from './commands/share.js'
 import { registerCatalog } from './commands/catalog.js'
+import { registerRun } from './commands/run.js'
 
 export function buildProgram(): Command {
   const program = new Command('grove')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSeed(program, getContext)
   registerLibrary(program, getContext)
   registerCatalog(program, getContext)
+  registerRun(program, getContext)
   registerBootstrap(program, getContext)
   return program
 }

@@ -209,11 +209,11 @@ export class Grove extends ReadyResource {
 
   /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim). */
   async refreshLocalCatalog(): Promise<void> {
-    for (const item of this.catalog.list({ local: true })) {
-      if (!this.localCatalogEntries().some((e) => e.link === item.link)) this.catalog.setLocal(item.link, false)
-    }
-    for (const entry of this.library.list()) {
-      if (!entry.manifest || !entry.complete || !entry.seeding) continue
+    const seeded = this.library.list().filter((e) => e.manifest && e.complete && e.seeding)
+    const seededLinks = new Set(seeded.map((e) => e.link))
+    for (const item of this.catalog.list({ local: true })) if (!seededLinks.has(item.link)) this.catalog.setLocal(item.link, false)
+    for (const entry of seeded) {
+      if (!entry.manifest) continue
       if (!this.cardFrontMatter.has(entry.keyHex)) this.cardFrontMatter.set(entry.keyHex, await this.readLocalCard(entry.keyHex))
       const catalogEntry = this.toCatalogEntry(entry.link, entry.manifest, this.cardFrontMatter.get(entry.keyHex))
       if (catalogEntry) this.catalog.addFromDrive(catalogEntry, { local: true })
@@ -221,8 +221,9 @@ export class Grove extends ReadyResource {
     this.exchange?.broadcast()
   }
 
+  /** What we tell peers: the summaries of the drives we seed, without our local bookkeeping. */
   private localCatalogEntries(): CatalogEntry[] {
-    return this.catalog.list({ local: true })
+    return this.catalog.localMessages().flatMap((m) => m.entries)
   }
 
   toCatalogEntry(link: string, manifest: Manifest, card?: CatalogEntryExtras): CatalogEntry | undefined {

@@ -140,3 +140,34 @@ test('a second Grove process on the same home gets a clear "in use" error', asyn
   assert.notEqual(second.code, 0)
   assert.match(second.stderr, /^grove: Grove home .* is in use by another Grove process \(pid \d+\)/)
 })
+
+test('lineage and browse --json show a fork tree to a peer that downloaded nothing', async () => {
+  const bootstrap = await startBootstrap()
+  const homeA = await h.tmpDir()
+  const homeB = await h.tmpDir()
+  const homeC = await h.tmpDir()
+  const base = (await h.runGrove(['--home', homeA, '--json', 'share', await modelFile('tree-base')])).json.at(-1)!
+  await startSeeder(homeA, bootstrap)
+  const fetched = await h.runGrove(['--home', homeB, '--bootstrap', bootstrap, '--json', 'fetch', String(base.link), '--timeout', '30'])
+  assert.equal(fetched.code, 0, fetched.stderr)
+  const adapterFile = join(await h.tmpDir(), 'tree-adapter.gguf')
+  const { writeLoraAdapter } = await import('../testing/gguf-fixture.js')
+  await writeLoraAdapter(adapterFile, { base: { embeddingLength: 64, blockCount: 2 }, seed: 8, name: 'tree-adapter' })
+  const adapter = await h.runGrove(['--home', homeB, '--json', 'share', adapterFile, '--parent', String(base.link), '--relation', 'adapter'])
+  assert.equal(adapter.code, 0, adapter.stderr)
+  await startSeeder(homeB, bootstrap)
+
+  const lineage = await h.runGrove(['--home', homeC, '--bootstrap', bootstrap, '--json', 'lineage', String(base.link), '--wait', '10'])
+  assert.equal(lineage.code, 0, lineage.stderr)
+  const graph = lineage.json[0] as { nodes: Array<Record<string, unknown>>; edges: Array<Record<string, unknown>> }
+  const adapterLink = String(adapter.json.at(-1)!.link)
+  for (const node of graph.nodes) for (const key of ['link', 'name', 'kind', 'sha256', 'seeders']) assert.ok(key in node, `node has ${key}`)
+  assert.deepEqual(graph.nodes.map((n) => n.name).sort(), ['tree-adapter', 'tree-base'])
+  assert.deepEqual(graph.edges.map((e) => [e.parent, e.child, e.relation, e.verified]), [[base.link, adapterLink, 'adapter', true]])
+
+  const browse = await h.runGrove(['--home', homeC, '--bootstrap', bootstrap, '--json', 'browse', '--kind', 'adapter', '--wait', '10'])
+  assert.equal(browse.code, 0, browse.stderr)
+  const models = browse.json[0] as unknown as Array<Record<string, unknown>>
+  assert.deepEqual(models.map((m) => [m.name, m.kind, m.link]), [['tree-adapter', 'adapter', adapterLink]])
+  assert.ok(Number(models[0]!.seeders) >= 1)
+})

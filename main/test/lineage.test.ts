@@ -147,6 +147,14 @@ describe('lineage', () => {
     cat.addFromDrive(entry(2, { name: 'Relayed base' }))
     assert.equal(edge(lineageOf(cat, linkOf(11)), linkOf(2), linkOf(11)).verified, true)
 
+    // A child summary relayed by a peer: verified by the default rule, not with requireChildFromDrive.
+    cat.addFromPeer('peer-y', [entry(14, { name: 'relayed-child', parents: [parent(1, 'finetune')] })])
+    assert.equal(edge(lineageOf(cat, linkOf(14)), linkOf(1), linkOf(14)).verified, true)
+    const strict = edge(lineageOf(cat, linkOf(14), { requireChildFromDrive: true }), linkOf(1), linkOf(14))
+    assert.equal(strict.verified, false)
+    assert.equal(strict.reason, 'child-relayed')
+    cat.forget(linkOf(14))
+
     // The base sees all four children.
     const base = lineageOf(cat, linkOf(1))
     assert.deepEqual(ids(base), [linkOf(1), linkOf(10), linkOf(12), linkOf(13)].sort())
@@ -301,6 +309,7 @@ describe('lineage', () => {
     const twice = lineageOf(cat, linkOf(3))
     assert.equal(twice.edges.length, 1)
     assert.deepEqual(twice.edges[0]?.conflict, [{ source: 'manifest', relation: 'merge' }])
+    assert.ok(twice.problems.some((p) => p.kind === 'relation-conflict'))
   })
 
   test('maxNodes bounds a wide graph', () => {
@@ -428,7 +437,15 @@ describe('catalog', () => {
     assert.ok(s.items.every((i) => i.name.startsWith('tune-1')))
     const up = lineageOf(cat, linkOf(150))
     assert.ok(up.nodes.some((n) => n.link === linkOf(1)))
-    // Ambiguity is not at stake here: the flood's "Base" copies differ in weights.
+    t = performance.now()
+    const all = cat.list()
+    const listMs = performance.now() - t
+    assert.equal(all.length, cat.size)
+    for (let i = 1; i < all.length; i++) {
+      const [a, b] = [all[i - 1], all[i]]
+      assert.ok(a && b && (a.seeders > b.seeders || (a.seeders === b.seeders && a.name.toLowerCase() <= b.name.toLowerCase())), 'seeders desc, then name')
+    }
+    console.log(`# list(): ${all.length} items in ${listMs.toFixed(1)} ms`)
     console.log(`# flood: merge ${mergeMs.toFixed(0)} ms, lineage(base) ${lineageMs.toFixed(1)} ms (${g.nodes.length} nodes), search ${searchMs.toFixed(1)} ms`)
     // After the flooder disconnects its entries remain, orphaned and first to be evicted.
     cat.removePeer('flooder')

@@ -79,7 +79,9 @@ export function registerCatalog(program: Command, context: () => CommandContext)
         if (!grove.catalog.has(root)) {
           throw new GroveError('NOT_FOUND', `No peer in ${grove.rooms.map((r) => r.name).join(', ')} knows ${root} (${grove.roomPeerCount} peers answered)`)
         }
-        const graph = lineageOf(grove.catalog, root, { maxDepth: Number(flags.depth) || 32 })
+        // Only summaries this peer read from the drives themselves can verify an edge: a relayed
+        // child could name any parent with the right hash.
+        const graph = lineageOf(grove.catalog, root, { maxDepth: Number(flags.depth) || 32, requireChildFromDrive: true })
         ctx.out.result(graph, () => describeGraph(graph))
       })
     })
