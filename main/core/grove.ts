@@ -184,6 +184,11 @@ export class Grove extends ReadyResource {
     await this.swarm.leave(room.topic)
   }
 
+  /** The peers (hex public keys) we exchange catalogs with in this room. */
+  peersInRoom(room: Room): string[] {
+    return this.exchange?.peersIn(room) ?? []
+  }
+
   /** Peers we exchange catalogs with, in any room. */
   get roomPeerCount(): number {
     const peers = new Set<string>()
@@ -262,6 +267,22 @@ export class Grove extends ReadyResource {
     const result = await fetchModel(this, link, opts)
     if (!result.alreadyHad && this.hasNetwork) await this.refreshLocalCatalog()
     return result
+  }
+
+  /** Turns serving a library model to the swarm on or off (remembered across runs). */
+  async setSeeding(keyHex: string, seeding: boolean): Promise<LibraryEntry> {
+    const entry = this.library.get(keyHex)
+    if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
+    if (seeding && !entry.blocksStored) {
+      throw new GroveError('BAD_INPUT', 'Its seeding copy was reclaimed; fetch it again to seed it')
+    }
+    const updated = await this.library.update(keyHex, { seeding })
+    if (this.hasNetwork) {
+      if (seeding) await this.seedDrive(keyHex, { lookup: !entry.complete })
+      else await this.stopSeeding(keyHex)
+      await this.refreshLocalCatalog()
+    }
+    return updated
   }
 
   /** Drops the drive's copy of the weights (the seeding copy); the loadable file stays. */

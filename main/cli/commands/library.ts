@@ -1,6 +1,7 @@
 // `grove ls`, `grove info`, `grove reclaim`: what the library holds and what a link or file is.
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
+import { GroveError } from '../../../shared/errors.js'
 import { isLink, parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, describeRemote } from '../../core/fetch.js'
 import { diskUsage, modelDisk } from '../../core/disk.js'
@@ -79,6 +80,19 @@ export function registerLibrary(program: Command, context: () => CommandContext)
         const remote = await describeRemote(grove, target, timeoutMs, signal)
         const info = { ...modelInfo(remote.link, remote.manifest, { inLibrary: false, path: null, seeding: false }), peers: remote.peers, card: remote.card }
         ctx.out.result(info, () => describeFields({ ...info, card: undefined }) + (remote.card ? `\n\n${remote.card}` : ''))
+      })
+    })
+
+  program
+    .command('seeding <link> <on|off>')
+    .description('turn serving a library model to the swarm on or off (kept across runs)')
+    .action(async (link: string, state: string) => {
+      const ctx = context()
+      const { keyHex } = parseLink(link)
+      if (state !== 'on' && state !== 'off') throw new GroveError('BAD_INPUT', 'say "on" or "off"')
+      await ctx.withGrove({ network: false }, async (grove) => {
+        const entry = await grove.setSeeding(keyHex, state === 'on')
+        ctx.out.result({ link: entry.link, seeding: entry.seeding }, `${entry.link} is ${entry.seeding ? 'seeded' : 'no longer seeded'} whenever Grove runs.`)
       })
     })
 
