@@ -14,6 +14,11 @@ export const ErrorCodes = [
   'IN_USE',
   'DISK_FULL',
   'CLOSED',
+  'INCOMPATIBLE_ADAPTER',
+  'WONT_FIT',
+  'WORKER_CRASHED',
+  'CONTEXT_OVERFLOW',
+  'LICENSE_NOT_ACCEPTED', 'UNAUTHORIZED', 'FORBIDDEN',
   'INTERNAL'
 ] as const
 

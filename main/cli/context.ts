@@ -35,7 +35,16 @@ export class CommandContext {
    * so long work can stop cleanly; a second signal exits at once.
    */
   async withGrove<T>(opts: { network: boolean }, work: (grove: Grove, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const grove = new Grove({ home: this.options.home, network: opts.network, bootstrap: this.bootstrap, rooms: this.rooms })
+    const grove = new Grove({
+      home: this.options.home,
+      network: opts.network,
+      bootstrap: this.bootstrap,
+      rooms: this.rooms,
+      // --lan: LAN mode; otherwise LAN mode only when no bootstrap node answers
+      // (GROVE_LAN_FALLBACK_MS: how long to wait for one, default 10 s).
+      lan: this.options.lan ? true : 'auto',
+      lanFallbackMs: lanFallbackMs()
+    })
     const stop = new AbortController()
     let signals = 0
     const onSignal = () => {
@@ -47,6 +56,9 @@ export class CommandContext {
     process.on('SIGTERM', onSignal)
     try {
       await grove.ready()
+      // Network switches (to LAN mode when no bootstrap node answers, a moved laptop) go to stderr,
+      // even with --json, whose stdout stays for results.
+      if (grove.hasNetwork) grove.swarm.events.on('network', (_status: unknown, reason: string) => process.stderr.write(`Network: ${reason}\n`))
       return await work(grove, stop.signal)
     } finally {
       await grove.close()
@@ -61,6 +73,11 @@ export function parseSeconds(text: string | undefined, name: string): number | u
   const value = Number(text)
   if (!Number.isFinite(value) || value <= 0 || value > 86400 * 365) throw new GroveError('BAD_INPUT', `${name} must be a positive number of seconds`)
   return value
+}
+
+function lanFallbackMs(): number | undefined {
+  const value = Number(process.env.GROVE_LAN_FALLBACK_MS)
+  return Number.isFinite(value) && value > 0 ? value : undefined
 }
 
 /** `--room NAME` (repeatable) and `--room-secret SECRET`; the public room when neither is given. */

@@ -10,6 +10,7 @@ import { registerSeed } from './commands/seed.js'
 import { registerShare } from './commands/share.js'
 import { registerCatalog } from './commands/catalog.js'
 import { registerRun } from './commands/run.js'
+import { registerServe } from './commands/serve.js'
 
 export function buildProgram(): Command {
   const program = new Command('grove')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerLibrary(program, getContext)
   registerCatalog(program, getContext)
   registerRun(program, getContext)
+  registerServe(program, getContext)
   registerBootstrap(program, getContext)
   return program
 }

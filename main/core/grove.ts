@@ -15,7 +15,7 @@ type CatalogEntryExtras = Pick<CardFrontMatter, 'base_model' | 'base_model_relat
 import { bytesToHex, hexToBytes } from '../../shared/link.js'
 import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
 import { Library, type LibraryEntry } from './library.js'
-import { SwarmNetwork, sleep, type BootstrapNode } from './swarm.js'
+import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swarm.js'
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
@@ -29,6 +29,13 @@ export interface GroveOptions {
   /** Join the swarm (false for commands that only touch local state). */
   network?: boolean
   bootstrap?: BootstrapNode[]
+  /**
+   * Offline LAN mode (find peers on the local network by mDNS, form a DHT among them): true,
+   * false, or 'auto' (the default: only when no bootstrap list is given and no public bootstrap
+   * node answers within `lanFallbackMs`).
+   */
+  lan?: LanSetting
+  lanFallbackMs?: number
   /** Rooms whose catalogs to exchange (default: the public room). */
   rooms?: Room[]
 }
@@ -76,7 +83,7 @@ export class Grove extends ReadyResource {
       this._store = new Corestore(openStorage(this.home.storeDir))
       await this._store.ready()
       if (this.options.network) {
-        this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap })
+        this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs })
         this.verifier = new CatalogVerifier(this)
         this.exchange = new CatalogExchange(this.catalog, () => this.localCatalogEntries(), {
           onEntries: () => {

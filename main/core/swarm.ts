@@ -1,11 +1,25 @@
 // The swarm: one Hyperswarm for the whole process. Every connection replicates the corestore,
 // so each drive we hold is served to (and fetched from) every peer that asks for it.
+//
+// Three ways to find peers (DESIGN.md, "Networking"):
+// - public: the public HyperDHT bootstrap nodes (the default);
+// - bootstrap: our own bootstrap list (`--bootstrap`, e.g. a campus `grove bootstrap` node);
+// - lan: no internet, no configuration (`--lan`, or by itself when no public bootstrap node
+//   answers). Every instance runs a persistent DHT node on its LAN address and advertises it by
+//   multicast DNS (main/core/lan.ts); the instances' nodes form a DHT of their own, and the
+//   Hyperswarm of each instance is an ephemeral client of it. Only nodes on our own subnets
+//   are ever used, and the public bootstrap list never is.
+// When the network changes (an address comes, goes or moves) a LAN instance re-advertises and
+// asks again; if its own address changed it rebuilds its DHT node and swarm on the new address
+// and joins every topic again, without a restart.
+import { createSocket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import HyperDHT from 'hyperdht'
 import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
 import { bytesToHex } from '../../shared/link.js'
+import { LanDiscovery, NetworkWatcher, lanInterfaces, onLocalNetwork, type LanInterface, type LanNode } from './lan.js'
 
 export interface BootstrapNode {
   host: string
@@ -19,10 +33,65 @@ export interface PeerInfo {
   connectedAt: number
 }
 
+/** true: LAN mode; false: never; 'auto': LAN mode when no public bootstrap node answers. */
+export type LanSetting = boolean | 'auto'
+
+export type NetworkMode = 'public' | 'bootstrap' | 'lan'
+
+export interface NetworkStatus {
+  mode: NetworkMode
+  /** In LAN mode because no public bootstrap node answered (not because it was asked for). */
+  fallback: boolean
+  /** LAN mode: this instance's DHT node, as advertised on the LAN. */
+  dhtNode?: BootstrapNode
+  /** LAN mode: other instances' DHT nodes heard on the LAN. */
+  lanNodes: number
+}
+
 export interface SwarmOptions {
   store: Corestore
   /** Replaces the public HyperDHT bootstrap nodes (an offline LAN, a test network). */
   bootstrap?: BootstrapNode[]
+  /** Default 'auto' (which only applies when no `bootstrap` list is given). */
+  lan?: LanSetting
+  /** 'auto': how long the public DHT may take to answer before we switch to LAN mode. */
+  lanFallbackMs?: number
+  /** How often the network interfaces are checked for changes (LAN and 'auto'). */
+  networkPollMs?: number
+  /** The multicast DNS port (5353). */
+  mdnsPort?: number
+}
+
+export const DEFAULT_LAN_FALLBACK_MS = 10_000
+const DEFAULT_NETWORK_POLL_MS = 2000
+const REFRESH_DEBOUNCE_MS = 250
+/** How long unannouncing may take when the swarm closes, and when it switches networks. */
+const CLOSE_GRACE_MS = 10_000
+const SWITCH_GRACE_MS = 500
+/**
+ * LAN request timeouts (dht-rpc's adaptive timeouts: per-node round trips once known, else this
+ * schedule per try). The default, 1 s a try and 6 tries, lets every node that has gone away
+ * (a `grove fetch` that finished) hold each query, and so each announcement, for ~6 s.
+ */
+const LAN_TIMEOUTS = { fallback: [100, 150, 200, 300, 400], min: 50, max: 1000, jitter: 50 }
+const MAX_LAN_NODES = 512
+
+/** The parts of HyperDHT (dht-rpc) used here beyond main/types/holepunch.d.ts. */
+interface DhtNode {
+  addNode(node: BootstrapNode): void
+  toArray(opts?: { limit?: number }): BootstrapNode[]
+  fullyBootstrapped(): Promise<void>
+  destroy(): Promise<void>
+  address(): BootstrapNode | null
+  bootstrapNodes: BootstrapNode[]
+  ephemeral: boolean
+}
+
+interface TopicState {
+  topic: Buffer
+  server: boolean
+  client: boolean
+  discovery: Discovery | null
 }
 
 /** Parses `host:port,host:port`; a bad entry is an error naming it. */
@@ -40,53 +109,96 @@ export function parseBootstrapList(list: string): BootstrapNode[] {
 }
 
 export class SwarmNetwork extends ReadyResource {
+  /** 'connection' (conn, key), 'peers' (PeerInfo[]), 'network' (NetworkStatus, reason), 'lan-node' (LanNode). */
   readonly events = new EventEmitter()
   private swarm: Hyperswarm | null = null
-  private readonly topics = new Map<string, Discovery>()
-  private readonly peerInfo = new Map<string, PeerInfo>()
+  private keyPair: { publicKey: Buffer; secretKey: Buffer } | null = null
+  private readonly topics = new Map<string, TopicState>()
+  private readonly peerInfo = new Map<string, PeerInfo & { conn: SwarmConnection }>()
+  private _mode: NetworkMode = 'public'
+  private fallback = false
+  /** LAN mode: our persistent DHT node (the one advertised), and where it is. */
+  private lanNode: DhtNode | null = null
+  private lanSelf: BootstrapNode | null = null
+  /** The address our LAN DHT node is on, or is being moved to. */
+  private lanTarget: string | null = null
+  private lanDiscovery: LanDiscovery | null = null
+  private readonly lanNodes = new Map<string, LanNode & { seenAt: number }>()
+  private watcher: NetworkWatcher | null = null
+  private switching: Promise<void> = Promise.resolve()
+  private generation = 0
+  private refreshTimer: NodeJS.Timeout | null = null
+  private readonly stop = new AbortController()
 
   constructor(private readonly options: SwarmOptions) {
     super()
   }
 
   protected override async _open(): Promise<void> {
-    const keyPair = await this.options.store.createKeyPair('grove/swarm')
-    // On a private DHT (our own bootstrap: a campus LAN, a test network) peers reach each other
-    // directly; saying so skips HyperDHT's firewall probing, whose first connection attempt
-    // otherwise stalls ~13 s when two peers dial each other at once.
-    const dht = this.options.bootstrap ? new HyperDHT({ bootstrap: this.options.bootstrap, firewalled: false }) : undefined
-    const swarm = new Hyperswarm({ keyPair, bootstrap: this.options.bootstrap, dht })
-    swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
-    this.swarm = swarm
+    this.keyPair = await this.options.store.createKeyPair('grove/swarm')
+    const lan = this.options.lan ?? 'auto'
+    const autoLan = lan === 'auto' && !this.options.bootstrap
+    if (lan === true) await this.startLan()
+    else await this.startInternet(autoLan)
+    if (lan === true || autoLan) {
+      this.watcher = new NetworkWatcher(this.options.networkPollMs ?? DEFAULT_NETWORK_POLL_MS)
+      this.watcher.on('change', (now: LanInterface[], before: LanInterface[]) => this.onNetworkChange(now, before))
+      this.watcher.start()
+    }
   }
 
   protected override async _close(): Promise<void> {
-    const swarm = this.swarm
-    this.swarm = null
-    if (swarm) await swarm.destroy()
+    this.stop.abort()
+    this.watcher?.stop()
+    this.watcher = null
+    if (this.refreshTimer) clearTimeout(this.refreshTimer)
+    await this.switching
+    trace(`dht ${this._mode} ${JSON.stringify(this.dhtNodes())}`)
+    await this.stopNetwork(CLOSE_GRACE_MS)
     this.topics.clear()
-    this.peerInfo.clear()
   }
 
   get publicKey(): string {
-    return this.swarm ? bytesToHex(this.swarm.keyPair.publicKey) : ''
+    return this.keyPair ? bytesToHex(this.keyPair.publicKey) : ''
   }
 
   get peers(): PeerInfo[] {
-    return [...this.peerInfo.values()]
+    return [...this.peerInfo.values()].map(({ conn: _conn, ...info }) => info)
   }
 
   get connectionCount(): number {
     return this.swarm?.connections.size ?? 0
   }
 
-  /** Announce (server) and/or look up (client) a topic such as a drive's discovery key. */
-  join(topic: Uint8Array, opts: { server: boolean; client: boolean }): Discovery {
-    const swarm = this.requireSwarm()
+  get status(): NetworkStatus {
+    return { mode: this._mode, fallback: this.fallback, dhtNode: this.lanSelf ?? undefined, lanNodes: this.lanNodes.size }
+  }
+
+  /** The DHT nodes this instance knows and bootstraps from (diagnostics, and the LAN tests). */
+  dhtNodes(): { nodes: BootstrapNode[]; bootstrap: BootstrapNode[]; lanNode?: { nodes: BootstrapNode[]; bootstrap: BootstrapNode[] } } {
+    const dht = this.swarm?.dht as unknown as DhtNode | undefined
+    const lan = this.lanNode
+    return {
+      nodes: dht?.toArray() ?? [],
+      bootstrap: dht?.bootstrapNodes.map(({ host, port }) => ({ host, port })) ?? [],
+      lanNode: lan ? { nodes: lan.toArray(), bootstrap: lan.bootstrapNodes.map(({ host, port }) => ({ host, port })) } : undefined
+    }
+  }
+
+  /**
+   * Announce (server) and/or look up (client) a topic such as a drive's discovery key. The topic
+   * stays joined across network changes until `leave`.
+   */
+  join(topic: Uint8Array, opts: { server: boolean; client: boolean }): void {
     const id = bytesToHex(topic)
-    const discovery = swarm.join(topic, opts)
-    this.topics.set(id, discovery)
-    return discovery
+    let state = this.topics.get(id)
+    if (!state) {
+      state = { topic: Buffer.from(topic), server: false, client: false, discovery: null }
+      this.topics.set(id, state)
+    }
+    state.server ||= opts.server
+    state.client ||= opts.client
+    if (this.swarm) state.discovery = this.swarm.join(state.topic, opts)
   }
 
   async leave(topic: Uint8Array): Promise<void> {
@@ -104,12 +216,225 @@ export class SwarmNetwork extends ReadyResource {
    * miss it for minutes, so while nothing is connected we refresh every `intervalMs`.
    */
   async refreshUntil(topic: Uint8Array, isDone: () => boolean, signal: AbortSignal, intervalMs = 2000): Promise<void> {
-    const discovery = this.topics.get(bytesToHex(topic))
+    const id = bytesToHex(topic)
     while (!isDone() && !signal.aborted && !this.closing) {
       await sleep(intervalMs, signal)
-      if (!isDone() && !signal.aborted && !this.closing) await discovery?.refresh().catch(() => {})
+      if (!isDone() && !signal.aborted && !this.closing) await this.topics.get(id)?.discovery?.refresh().catch(() => {})
     }
   }
+
+  // --- starting and stopping the network ------------------------------------------------------
+
+  /** Public DHT, or our bootstrap list; with `watchForNoAnswer`, LAN mode if nobody answers. */
+  private async startInternet(watchForNoAnswer: boolean): Promise<void> {
+    const bootstrap = this.options.bootstrap
+    // On a private DHT (our own bootstrap: a campus LAN, a test network) peers reach each other
+    // directly; saying so skips HyperDHT's firewall probing, whose first connection attempt
+    // otherwise stalls ~13 s when two peers dial each other at once.
+    const dht = bootstrap ? new HyperDHT({ bootstrap, firewalled: false }) : undefined
+    const swarm = new Hyperswarm({ keyPair: this.requireKeyPair(), bootstrap, dht })
+    this.fallback = false
+    this.install(swarm, bootstrap ? 'bootstrap' : 'public')
+    if (watchForNoAnswer) void this.fallBackIfNoAnswer(swarm)
+  }
+
+  /** 'auto': when no bootstrap node has answered in time, switch to LAN mode and say so. */
+  private async fallBackIfNoAnswer(swarm: Hyperswarm): Promise<void> {
+    const generation = this.generation
+    const dht = swarm.dht as unknown as DhtNode
+    const waitMs = this.options.lanFallbackMs ?? DEFAULT_LAN_FALLBACK_MS
+    await within(dht.fullyBootstrapped(), waitMs, this.stop.signal)
+    if (generation !== this.generation || this.closing || dht.toArray().length > 0) return
+    this.rebuild(async () => {
+      await this.startLan()
+      this.fallback = true
+    }, `no DHT bootstrap node answered within ${Math.round(waitMs / 100) / 10} s; switched to LAN mode (peers on this network only, found by multicast DNS)`)
+  }
+
+  private async startLan(): Promise<void> {
+    const interfaces = lanInterfaces()
+    // With no LAN at all, a node on loopback still serves other Grove processes on this machine.
+    const host = interfaces[0]?.address ?? '127.0.0.1'
+    this.lanTarget = host
+    const known = [...this.lanNodes.values()].filter((n) => onLocalNetwork(n.host, interfaces)).map(({ host, port }) => ({ host, port }))
+    const extra = this.options.bootstrap ?? []
+    const { node, port } = await startPersistentNode(host, extra, known)
+    const self = { host, port }
+    // Our Hyperswarm is an ephemeral client of the LAN DHT (ours plus everyone else's nodes): a
+    // node never stores its own announcements, so two persistent-only peers would miss each other.
+    const dht = new HyperDHT({ bootstrap: [self, ...known, ...extra], firewalled: false, ephemeral: true, adaptiveTimeout: LAN_TIMEOUTS } as never)
+    const swarm = new Hyperswarm({ keyPair: this.requireKeyPair(), dht })
+    this.lanNode = node
+    this.lanSelf = self
+    this.install(swarm, 'lan')
+    const discovery = new LanDiscovery({ advertisedPort: () => (this.lanSelf === self ? port : null), mdnsPort: this.options.mdnsPort })
+    discovery.on('node', (n: LanNode) => this.onLanNode(n))
+    discovery.on('warning', (err: Error) => trace(`mdns: ${err.message}`))
+    this.lanDiscovery = discovery
+    discovery.update(interfaces)
+    trace(`lan: DHT node ${host}:${port} on ${interfaces.map((i) => `${i.name} ${i.address}`).join(', ') || 'loopback only'}`)
+  }
+
+  private install(swarm: Hyperswarm, mode: NetworkMode): void {
+    this.generation++
+    this.swarm = swarm
+    this._mode = mode
+    swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
+    if (process.env.GROVE_DEBUG_SWARM) {
+      const d = swarm.dht as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+      const orig = d._requestAnnounce!.bind(d)
+      d._requestAnnounce = async (...args: unknown[]) => {
+        const to = args[4] as BootstrapNode
+        try {
+          const r = await orig(...args)
+          trace(`DEBUG announce ${bytesToHex(args[2] as Buffer).slice(0, 6)} -> ${to.host}:${to.port} ok`)
+          return r
+        } catch (err) {
+          trace(`DEBUG announce ${bytesToHex(args[2] as Buffer).slice(0, 6)} -> ${to.host}:${to.port} FAILED ${(err as Error).message}`)
+          throw err
+        }
+      }
+      const t = setInterval(() => {
+        if (this.swarm !== swarm) return clearInterval(t)
+        const s = swarm as unknown as { peers: Map<string, { attempts: number; banned: boolean; queued: boolean; waiting: boolean; tried: boolean }>; connecting: number; stats: unknown }
+        trace(`DEBUG peers ${[...s.peers].map(([k, p]) => `${k.slice(0, 8)}:a${p.attempts}${p.banned ? 'B' : ''}${p.queued ? 'Q' : ''}${p.waiting ? 'W' : ''}`).join(' ')} connecting=${s.connecting} conns=${swarm.connections.size} ${JSON.stringify(s.stats)}`)
+      }, 300)
+      t.unref()
+    }
+    for (const state of this.topics.values()) {
+      state.discovery = swarm.join(state.topic, { server: state.server, client: state.client })
+    }
+  }
+
+  /**
+   * Stops the DHT node(s) and the swarm. Unannouncing is given `graceMs` (a switch of network
+   * gives it little: on a network that is gone it only waits for timeouts), then the DHT is
+   * destroyed under it.
+   */
+  private async stopNetwork(graceMs: number): Promise<void> {
+    const swarm = this.swarm
+    const lanNode = this.lanNode
+    this.swarm = null
+    this.lanNode = null
+    this.lanSelf = null
+    this.lanDiscovery?.close()
+    this.lanDiscovery = null
+    for (const state of this.topics.values()) state.discovery = null
+    if (swarm) await destroySwarm(swarm, graceMs)
+    if (lanNode) await lanNode.destroy().catch(() => {})
+    for (const { conn } of this.peerInfo.values()) conn.destroy()
+    this.peerInfo.clear()
+  }
+
+  /** Replaces the running network by what `start` makes, one switch at a time. */
+  private rebuild(start: () => Promise<void>, reason: string): void {
+    this.switching = this.switching.then(async () => {
+      if (this.closing) return
+      await this.stopNetwork(SWITCH_GRACE_MS)
+      this.events.emit('peers', this.peers)
+      if (this.closing) return
+      try {
+        await start()
+      } catch (err) {
+        trace(`network start failed: ${(err as Error).message}; retrying`)
+        await sleep(2000, this.stop.signal)
+        if (!this.closing) this.rebuild(start, reason)
+        return
+      }
+      trace(`network: ${this._mode}${this.fallback ? ' (fallback)' : ''}: ${reason}`)
+      this.events.emit('network', this.status, reason)
+    })
+  }
+
+  // --- LAN mode ---------------------------------------------------------------------------------
+
+  private onLanNode(found: LanNode): void {
+    const swarm = this.swarm
+    const lanNode = this.lanNode
+    if (!swarm || !lanNode || this._mode !== 'lan') return
+    if (this.lanSelf && found.host === this.lanSelf.host && found.port === this.lanSelf.port) return
+    const key = `${found.host}:${found.port}`
+    const isNew = !this.lanNodes.has(key)
+    this.lanNodes.delete(key)
+    this.lanNodes.set(key, { ...found, seenAt: Date.now() })
+    if (this.lanNodes.size > MAX_LAN_NODES) this.lanNodes.delete(this.lanNodes.keys().next().value!)
+    const node = { host: found.host, port: found.port }
+    const dht = swarm.dht as unknown as DhtNode
+    let added = false
+    for (const d of [dht, lanNode]) {
+      if (d.toArray().some((n) => n.host === node.host && n.port === node.port)) continue
+      d.addNode(node)
+      added = true
+    }
+    if (isNew) {
+      trace(`lan: found DHT node ${key} (${found.via})`)
+      this.events.emit('lan-node', found)
+    }
+    if (added) this.scheduleRefresh()
+  }
+
+  /** Announces and looks up every topic again (soon, once): new DHT nodes were found. */
+  private scheduleRefresh(): void {
+    if (this.refreshTimer || this.closing) return
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null
+      for (const state of this.topics.values()) void state.discovery?.refresh().catch(() => {})
+      if (process.env.GROVE_DEBUG_SWARM) {
+        for (const state of this.topics.values()) {
+          const q = (this.swarm!.dht as unknown as { lookup(t: Buffer): AsyncIterable<{ from: BootstrapNode; peers: Array<{ publicKey: Buffer }> }> }).lookup(state.topic)
+          void (async () => {
+            try {
+              for await (const r of q) trace(`DEBUG lookup ${bytesToHex(state.topic).slice(0, 6)} from ${r.from.host}:${r.from.port}: ${r.peers.map((p) => bytesToHex(p.publicKey).slice(0, 8)).join(',')}`)
+            } catch (err) {
+              trace(`DEBUG lookup err ${(err as Error).message}`)
+            }
+          })()
+        }
+      }
+    }, REFRESH_DEBOUNCE_MS)
+  }
+
+  private onNetworkChange(now: LanInterface[], before: LanInterface[]): void {
+    if (this.closing) return
+    const describe = (list: LanInterface[]) => list.map((i) => `${i.name} ${i.address}`).join(', ') || 'none'
+    trace(`network change: ${describe(before)} -> ${describe(now)}`)
+    const primary = now[0]?.address ?? null
+    if (this._mode === 'lan') {
+      // Forget nodes we can no longer reach directly (a laptop that moved to another LAN).
+      for (const [key, n] of this.lanNodes) if (!onLocalNetwork(n.host, now)) this.lanNodes.delete(key)
+      if (primary && primary !== this.lanTarget) {
+        this.lanTarget = primary
+        if (this.fallback) {
+          // A different network: maybe the internet is back. Try the public DHT first again.
+          this.rebuild(() => this.startInternet(true), `network changed to ${describe(now)}; trying the public DHT again`)
+        } else {
+          this.rebuild(() => this.startLan(), `network changed to ${describe(now)}; LAN DHT node moved to ${primary}`)
+        }
+      } else {
+        // Same address (a cable out and back in) or none at all for now: listen on what is up,
+        // advertise again and ask again.
+        this.lanDiscovery?.update(now)
+        this.scheduleRefresh()
+      }
+    } else if (this._mode === 'public' && primary && primary !== before[0]?.address) {
+      // Hyperswarm follows network changes on the public DHT by itself; only check that a
+      // bootstrap node still answers on the new network.
+      const swarm = this.swarm
+      if (swarm) void this.fallBackIfNoAnswerAfterChange(swarm)
+    }
+  }
+
+  private async fallBackIfNoAnswerAfterChange(swarm: Hyperswarm): Promise<void> {
+    const generation = this.generation
+    const reachable = await probePublicDht(this.options.lanFallbackMs ?? DEFAULT_LAN_FALLBACK_MS, this.stop.signal)
+    if (reachable || generation !== this.generation || this.closing || this.swarm !== swarm) return
+    this.rebuild(async () => {
+      await this.startLan()
+      this.fallback = true
+    }, 'no DHT bootstrap node answers on the new network; switched to LAN mode (peers on this network only, found by multicast DNS)')
+  }
+
+  // --- connections --------------------------------------------------------------------------------
 
   private onConnection(conn: SwarmConnection, remoteKey: Buffer): void {
     const id = bytesToHex(remoteKey)
@@ -117,23 +442,114 @@ export class SwarmNetwork extends ReadyResource {
       publicKey: id,
       host: conn.rawStream?.remoteHost,
       port: conn.rawStream?.remotePort,
-      connectedAt: Date.now()
+      connectedAt: Date.now(),
+      conn
     })
     conn.on('error', () => {})
     conn.once('close', () => {
-      this.peerInfo.delete(id)
+      if (this.peerInfo.get(id)?.conn === conn) this.peerInfo.delete(id)
       this.events.emit('peers', this.peers)
     })
-    if (process.env.GROVE_TRACE) process.stderr.write(`[trace] ${Date.now()} connection ${id.slice(0, 8)}\n`)
+    trace(`connection ${id.slice(0, 8)} ${conn.rawStream?.remoteHost ?? ''}`)
     this.options.store.replicate(conn)
     this.events.emit('connection', conn, remoteKey)
     this.events.emit('peers', this.peers)
   }
 
-  private requireSwarm(): Hyperswarm {
-    if (!this.swarm) throw new Error('swarm is not open')
-    return this.swarm
+  private requireKeyPair(): { publicKey: Buffer; secretKey: Buffer } {
+    if (!this.keyPair) throw new Error('swarm is not open')
+    return this.keyPair
   }
+}
+
+/**
+ * A persistent DHT node (it stores announcements and routes for the others) that knows its own
+ * address, like `grove bootstrap`, on a free UDP port of every interface. Resolves once it is
+ * persistent: before that it answers without an id, and queries ignore such answers (an
+ * announcement sent to it then would be lost). `nodes` are added after that, so that stale ones
+ * cannot hold it up.
+ */
+async function startPersistentNode(host: string, bootstrap: BootstrapNode[], nodes: BootstrapNode[]): Promise<{ node: DhtNode; port: number }> {
+  let lastError: unknown
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freeUdpPort()
+    const node = HyperDHT.bootstrapper(port, host, { bootstrap, adaptiveTimeout: LAN_TIMEOUTS } as never) as unknown as DhtNode
+    try {
+      await node.fullyBootstrapped()
+      if (node.address()?.port === port && !node.ephemeral) {
+        for (const n of nodes) node.addNode(n)
+        return { node, port }
+      }
+      lastError = new Error(`DHT node on port ${String(node.address()?.port)} (wanted ${port}) did not become persistent`)
+    } catch (err) {
+      lastError = err
+    }
+    await node.destroy().catch(() => {})
+  }
+  throw lastError instanceof Error ? lastError : new Error('could not start a LAN DHT node')
+}
+
+/**
+ * Destroys a swarm, unannouncing its topics for up to `graceMs`; then destroys its DHT under the
+ * unannouncing (which then fails at once), so no timer or socket outlives it.
+ */
+async function destroySwarm(swarm: Hyperswarm, graceMs: number): Promise<void> {
+  const destroy = (opts?: { force?: boolean }) => (swarm as unknown as { destroy(opts?: { force?: boolean }): Promise<void> }).destroy(opts).catch(() => {})
+  const sw = swarm as unknown as { clear(): Promise<void>; server: { close(): Promise<void> } }
+  if (process.env.GROVE_DEBUG_SWARM) {
+    trace('DEBUG clear start')
+    await sw.clear()
+    trace('DEBUG clear done')
+    await sw.server.close()
+    trace('DEBUG server closed')
+    const streams = [...(swarm.dht as unknown as { rawStreams: Iterable<{ id: number; connected: boolean; remoteHost?: string; destroyed: boolean; on(e: string, f: () => void): void }> }).rawStreams]
+    trace(`DEBUG raw streams: ${streams.map((st) => `${st.id}:${st.connected ? 'c' : 'nc'}:${st.remoteHost}`).join(' ')}`)
+    for (const st of streams) st.on('close', () => trace(`DEBUG stream ${st.id} closed`))
+  }
+  const graceful = destroy()
+  if (!(await within(graceful, graceMs))) {
+    await destroy({ force: true })
+    await graceful
+  }
+}
+
+/** Whether a public HyperDHT bootstrap node answers within `timeoutMs` (a throw-away client). */
+async function probePublicDht(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  const probe = new HyperDHT({ ephemeral: true }) as unknown as DhtNode
+  try {
+    await within(probe.fullyBootstrapped(), timeoutMs, signal)
+    return probe.toArray().length > 0
+  } finally {
+    await probe.destroy().catch(() => {})
+  }
+}
+
+/** Whether `promise` settled within `ms` (no timer outlives the answer). */
+async function within(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<boolean> {
+  const timer = new AbortController()
+  const onAbort = () => timer.abort()
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([promise.then(() => true, () => true), sleep(ms, timer.signal).then(() => false)])
+  } finally {
+    timer.abort()
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4')
+    socket.once('error', reject)
+    socket.bind(0, () => {
+      const { port } = socket.address()
+      socket.close(() => resolve(port))
+    })
+  })
+}
+
+function trace(text: string): void {
+  if (process.env.GROVE_TRACE) process.stderr.write(`[trace] ${Date.now()} ${text}\n`)
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -2,6 +2,7 @@
 // and transfers views, and the benchmark (downloaders serving each other shows as upload).
 import type Hyperdrive from 'hyperdrive'
 import type Hypercore from 'hypercore'
+import { bytesToHex } from '../../shared/link.js'
 
 export interface DriveTrafficStats {
   uploadedBytes: number
@@ -10,12 +11,22 @@ export interface DriveTrafficStats {
 
 export class DriveTraffic {
   private readonly stats = new Map<string, DriveTrafficStats>()
+  /** The same counts per remote peer (hex public key), over all drives. */
+  private readonly peerStats = new Map<string, DriveTrafficStats>()
 
   watch(keyHex: string, drive: Hyperdrive): void {
     const stats = this.of(keyHex)
     const count = (core: Hypercore) => {
-      core.on('upload', (_index: number, bytes: number) => { stats.uploadedBytes += bytes })
-      core.on('download', (_index: number, bytes: number) => { stats.downloadedBytes += bytes })
+      core.on('upload', (_index: number, bytes: number, from?: PeerRef) => {
+        stats.uploadedBytes += bytes
+        const peer = this.peerOf(from)
+        if (peer) peer.uploadedBytes += bytes
+      })
+      core.on('download', (_index: number, bytes: number, from?: PeerRef) => {
+        stats.downloadedBytes += bytes
+        const peer = this.peerOf(from)
+        if (peer) peer.downloadedBytes += bytes
+      })
     }
     count(drive.core)
     drive.getBlobs().then((blobs) => count(blobs.core), () => {})
@@ -30,6 +41,27 @@ export class DriveTraffic {
     return stats
   }
 
+  /** Bytes exchanged with one peer (hex public key) since this process started. */
+  ofPeer(peerHex: string): DriveTrafficStats {
+    return this.peerStats.get(peerHex) ?? { uploadedBytes: 0, downloadedBytes: 0 }
+  }
+
+  private peerOf(from: PeerRef | undefined): DriveTrafficStats | undefined {
+    const key = from?.remotePublicKey
+    if (!key) return undefined
+    let id = peerIds.get(key)
+    if (id === undefined) {
+      id = bytesToHex(key)
+      peerIds.set(key, id)
+    }
+    let stats = this.peerStats.get(id)
+    if (!stats) {
+      stats = { uploadedBytes: 0, downloadedBytes: 0 }
+      this.peerStats.set(id, stats)
+    }
+    return stats
+  }
+
   get total(): DriveTrafficStats {
     let uploadedBytes = 0
     let downloadedBytes = 0
@@ -39,4 +71,11 @@ export class DriveTraffic {
     }
     return { uploadedBytes, downloadedBytes }
   }
+}
+
+const peerIds = new WeakMap<Uint8Array, string>()
+
+/** The replicator's peer that hypercore passes with 'upload'/'download'. */
+interface PeerRef {
+  remotePublicKey?: Uint8Array
 }

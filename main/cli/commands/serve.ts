@@ -1,0 +1,100 @@
+// `grove serve`: the headless UI. Runs Grove's core (swarm, library, catalog, inference) in Node
+// and serves the built renderer plus the API contract over HTTP/WebSocket (main/server), with
+// the OpenAI-compatible endpoint under /v1. Loopback by default; any other address requires a
+// token, printed at start. Seeds the library while it runs; stops on SIGINT/SIGTERM, closing
+// the server, the API, inference and Grove in that order.
+import type { Command } from 'commander'
+import { GroveError } from '../../../shared/errors.js'
+import { GroveApi } from '../../api/api.js'
+import { createOpenAIHandler, libraryModelSource, type ModelSource } from '../../inference/openai.js'
+import { InferenceService } from '../../inference/service.js'
+import { DEFAULT_HOST, DEFAULT_PORT, GroveServer } from '../../server/server.js'
+import { isLoopbackHost } from '../../server/security.js'
+import type { CommandContext } from '../context.js'
+import { collect } from './share.js'
+
+interface ServeFlags {
+  host: string
+  port: string
+  token?: string
+  allowHost: string[]
+  ui?: string
+  cpu?: boolean
+}
+
+/** Tokens shorter than this are refused (the generated one is 32 characters). */
+const MIN_TOKEN_LENGTH = 16
+
+export function registerServe(program: Command, context: () => CommandContext): void {
+  program
+    .command('serve')
+    .description('serve the Grove UI and API to browsers (loopback by default; off loopback a token is required and printed)')
+    .option('--host <host>', 'address to listen on (anything but loopback requires a token)', DEFAULT_HOST)
+    .option('--port <port>', 'port to listen on (0: any free port)', String(DEFAULT_PORT))
+    .option('--token <token>', 'the access token (default: $GROVE_SERVE_TOKEN, else generated when one is required)')
+    .option('--allow-host <name>', 'another host name browsers may use for this server, e.g. its DNS name (repeatable)', collect, [])
+    .option('--ui <dir>', 'the built renderer to serve (default: renderer/dist)')
+    .option('--cpu', 'do not use a GPU for inference even when there is one')
+    .action(async (flags: ServeFlags) => {
+      const ctx = context()
+      const port = Number(flags.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GroveError('BAD_INPUT', '--port must be a whole number from 0 to 65535')
+      const token = flags.token ?? (process.env.GROVE_SERVE_TOKEN || undefined)
+      if (token !== undefined && (token.length < MIN_TOKEN_LENGTH || /\s/.test(token))) {
+        throw new GroveError('BAD_INPUT', `--token must be at least ${MIN_TOKEN_LENGTH} characters with no spaces`)
+      }
+      for (const name of flags.allowHost) {
+        if (!/^[a-z0-9.-]{1,253}$/i.test(name)) throw new GroveError('BAD_INPUT', `--allow-host takes a host name without a port: "${name.slice(0, 80)}"`)
+      }
+      await ctx.withGrove({ network: true }, async (grove, signal) => {
+        await grove.seedLibrary()
+        const inference = new InferenceService({ gpu: flags.cpu ? false : 'auto' })
+        let api: GroveApi | null = null
+        let server: GroveServer | null = null
+        try {
+          const created = await GroveApi.create({ grove, inference, transport: 'http' })
+          api = created
+          const library = libraryModelSource({ home: grove.home.root })
+          // Licences that ask for acceptance hold for the OpenAI endpoint too.
+          const models: ModelSource = {
+            list: () => library.list(),
+            resolve: async (id, adapters) => {
+              created.assertLicensed(id)
+              for (const adapter of adapters) created.assertLicensed(adapter.id)
+              return library.resolve(id, adapters)
+            }
+          }
+          const remote = !isLoopbackHost(flags.host) || token !== undefined
+          server = new GroveServer({
+            api,
+            host: flags.host,
+            port,
+            token,
+            allowedHosts: flags.allowHost,
+            staticDir: flags.ui,
+            // Off loopback the server has checked the token before the handler sees a request.
+            openai: createOpenAIHandler({ service: inference, models, allowRemote: remote })
+          })
+          const info = await server.listen()
+          ctx.out.result({ event: 'listening', url: info.url, openUrl: info.openUrl, ...(info.token ? { token: info.token } : {}), peer: grove.swarm.publicKey }, () =>
+            [
+              `Grove is serving its UI at ${info.url}`,
+              ...(info.token ? [`Access token: ${info.token}`, `Open: ${info.openUrl}`] : []),
+              `OpenAI-compatible API: ${info.url}v1`,
+              'Stop with Ctrl-C.'
+            ].join('\n')
+          )
+          await untilAborted(signal)
+        } finally {
+          await server?.close()
+          await api?.close()
+          await inference.close()
+        }
+      })
+    })
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}

@@ -1,0 +1,183 @@
+// The Electron main process: one Grove window over the same core as `grove serve`. Kept thin:
+// the transport logic is in ipc.ts, the URL policy in policy.ts, the API in main/api.
+//
+// - One instance per user (a second launch focuses the first window).
+// - The window is sandboxed with contextIsolation, no nodeIntegration, webSecurity; its preload
+//   exposes only the API contract; every IPC call is checked for its sender frame and arguments.
+// - It shows only renderer/dist over file://: other requests are cancelled, navigation and new
+//   windows are refused (an https link opens in the person's browser), permissions are denied,
+//   every response gets a strict CSP.
+// - Inference runs in a utility process; quitting waits for the API, then Grove (swarm, drives,
+//   store), then the model process to close, in that order, before the app exits.
+//
+// Environment: GROVE_HOME (the Grove home, as for the CLI), GROVE_BOOTSTRAP (host:port,... DHT
+// bootstrap nodes, for offline networks and tests).
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { BrowserWindow, app, dialog, ipcMain, session, shell, utilityProcess, type WebContents } from 'electron'
+import { toErrorPayload } from '../../shared/errors.js'
+import { GroveApi } from '../api/api.js'
+import { Grove } from '../core/grove.js'
+import { parseBootstrapList } from '../core/swarm.js'
+import { InferenceService } from '../inference/service.js'
+import { utilityProcessSpawner } from '../inference/spawn.js'
+import { checkSodium } from './checks.js'
+import { forwardEvents, registerIpc } from './ipc.js'
+import { externalUrlAllowed, requestAllowed, withCsp } from './policy.js'
+
+const RENDERER_DIR = join(app.getAppPath(), 'renderer', 'dist')
+const RENDERER_INDEX = join(RENDERER_DIR, 'index.html')
+const APP_URL = pathToFileURL(RENDERER_INDEX).href
+const PRELOAD = fileURLToPath(new URL('./preload.cjs', import.meta.url))
+/** Quitting gives up waiting for the resource stack after this long. */
+const SHUTDOWN_LIMIT_MS = 20_000
+
+let window: BrowserWindow | null = null
+let api: GroveApi | null = null
+let grove: Grove | null = null
+let inference: InferenceService | null = null
+const cleanups: Array<() => void> = []
+let quitState: 'running' | 'closing' | 'closed' = 'running'
+
+app.enableSandbox()
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit()
+} else {
+  app.on('second-instance', () => {
+    if (!window) return
+    if (window.isMinimized()) window.restore()
+    window.focus()
+  })
+  app.on('web-contents-created', (_event, contents) => harden(contents))
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit()
+  })
+  app.on('activate', () => {
+    if (!window && api) window = createWindow()
+  })
+  // `will-quit` does not wait for promises: hold the quit, close everything in order, then exit.
+  app.on('before-quit', (event) => {
+    if (quitState === 'closed') return
+    event.preventDefault()
+    if (quitState === 'closing') return
+    quitState = 'closing'
+    void shutdown().finally(() => {
+      quitState = 'closed'
+      app.exit(0)
+    })
+  })
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => app.quit())
+  app.whenReady().then(start, (err: unknown) => fail('Grove could not start', err))
+}
+
+async function start(): Promise<void> {
+  secureSession()
+  const sodium = checkSodium()
+  if (!sodium.ok) return fail('Grove cannot run in this Electron build', new Error(sodium.reason))
+  try {
+    grove = new Grove({
+      home: process.env.GROVE_HOME || undefined,
+      network: true,
+      bootstrap: process.env.GROVE_BOOTSTRAP ? parseBootstrapList(process.env.GROVE_BOOTSTRAP) : undefined
+    })
+    await grove.ready()
+    await grove.seedLibrary()
+    inference = new InferenceService({ spawner: utilityProcessSpawner(utilityProcess.fork) })
+    api = await GroveApi.create({ grove, inference, transport: 'electron', version: app.getVersion() })
+  } catch (err) {
+    return fail('Grove could not start', err)
+  }
+  const current = api
+  cleanups.push(
+    registerIpc(ipcMain, current, () =>
+      window && !window.isDestroyed() ? { webContents: window.webContents, mainFrame: window.webContents.mainFrame, appUrl: APP_URL } : null
+    ),
+    forwardEvents(current, () => (window && !window.isDestroyed() ? window.webContents : null))
+  )
+  window = createWindow()
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    minWidth: 900,
+    minHeight: 600,
+    show: false,
+    title: 'Grove',
+    webPreferences: {
+      sandbox: true,
+      contextIsolation: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      spellcheck: false,
+      safeDialogs: true,
+      preload: PRELOAD
+    }
+  })
+  win.once('ready-to-show', () => win.show())
+  win.on('closed', () => {
+    if (window === win) window = null
+  })
+  win.loadFile(RENDERER_INDEX).catch((err: unknown) => {
+    dialog.showErrorBox('Grove: the UI is not built', `Could not load ${RENDERER_INDEX}: ${toErrorPayload(err).message}\nRun \`npm run build\` first.`)
+    app.quit()
+  })
+  return win
+}
+
+/** The default session: only our own files load, every response gets our CSP, no permissions. */
+function secureSession(): void {
+  const ses = session.defaultSession
+  ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
+  ses.setPermissionCheckHandler(() => false)
+  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !requestAllowed(details.url, RENDERER_DIR) }))
+  ses.webRequest.onHeadersReceived((details, callback) => callback({ responseHeaders: withCsp(details.responseHeaders) }))
+}
+
+/** Every webContents (the window, and anything that might appear): no navigation, no windows, no webviews. */
+function harden(contents: WebContents): void {
+  contents.on('will-navigate', (event, url) => {
+    event.preventDefault()
+    openExternally(url)
+  })
+  contents.on('will-redirect', (event) => event.preventDefault())
+  contents.on('will-attach-webview', (event) => event.preventDefault())
+  contents.setWindowOpenHandler(({ url }) => {
+    openExternally(url)
+    return { action: 'deny' }
+  })
+}
+
+function openExternally(url: string): void {
+  if (externalUrlAllowed(url)) void shell.openExternal(url).catch(() => {})
+}
+
+/** Closes the resource stack in order: API (transfers, generations), Grove (swarm, drives, store), the model process. */
+async function shutdown(): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) cleanup()
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_LIMIT_MS)))
+  const ordered = (async () => {
+    await api?.close().catch(() => {})
+    await grove?.close().catch(() => {})
+    await inference?.close().catch(() => {})
+  })()
+  await Promise.race([ordered, limit])
+  clearTimeout(timer)
+}
+
+function fail(title: string, err: unknown): void {
+  dialog.showErrorBox(title, toErrorPayload(err).message)
+  quitState = 'closing'
+  void shutdown().finally(() => {
+    quitState = 'closed'
+    app.exit(1)
+  })
+}
