@@ -19,7 +19,7 @@ export function buildProgram(): Command {
     .option('--bootstrap <list>', 'DHT bootstrap nodes host:port,... (replaces the public ones)')
     .option('--room <name>', 'join this named room instead of the public one (repeatable; "public" for the public room)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--room-secret <secret>', 'join the private room this secret names (share the secret only with invited peers)')
-    .option('--lan', 'find peers on the local network too')
+    .option('--lan', 'LAN mode: find peers on this network by mDNS; no internet needed or used')
     .option('--json', 'machine-readable JSON on stdout')
     .showHelpAfterError()
     .exitOverride()

@@ -206,7 +206,6 @@ async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, tim
   let failure: GroveError | null = null
   const watchdog = setInterval(() => {
     report()
-    if (Math.random() < 0.1) trace('downloading')
     if (core.peers.length > 0) lastPeerSeen = Date.now()
     else if (Date.now() - lastPeerSeen > timeoutMs) {
       failure = new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(blocks * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`)

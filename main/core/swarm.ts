@@ -126,7 +126,6 @@ export class SwarmNetwork extends ReadyResource {
   private readonly lanNodes = new Map<string, LanNode & { seenAt: number }>()
   private watcher: NetworkWatcher | null = null
   private switching: Promise<void> = Promise.resolve()
-  private generation = 0
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly stop = new AbortController()
 
@@ -137,10 +136,11 @@ export class SwarmNetwork extends ReadyResource {
   protected override async _open(): Promise<void> {
     this.keyPair = await this.options.store.createKeyPair('grove/swarm')
     const lan = this.options.lan ?? 'auto'
-    const autoLan = lan === 'auto' && !this.options.bootstrap
+    const auto = lan === 'auto' && !this.options.bootstrap
     if (lan === true) await this.startLan()
-    else await this.startInternet(autoLan)
-    if (lan === true || autoLan) {
+    else if (auto) this.rebuild(() => this.startAuto(null)) // topics join once it has decided
+    else this.startInternet()
+    if (lan === true || auto) {
       this.watcher = new NetworkWatcher(this.options.networkPollMs ?? DEFAULT_NETWORK_POLL_MS)
       this.watcher.on('change', (now: LanInterface[], before: LanInterface[]) => this.onNetworkChange(now, before))
       this.watcher.start()
@@ -225,8 +225,8 @@ export class SwarmNetwork extends ReadyResource {
 
   // --- starting and stopping the network ------------------------------------------------------
 
-  /** Public DHT, or our bootstrap list; with `watchForNoAnswer`, LAN mode if nobody answers. */
-  private async startInternet(watchForNoAnswer: boolean): Promise<void> {
+  /** The public DHT, or our bootstrap list. */
+  private startInternet(): void {
     const bootstrap = this.options.bootstrap
     // On a private DHT (our own bootstrap: a campus LAN, a test network) peers reach each other
     // directly; saying so skips HyperDHT's firewall probing, whose first connection attempt
@@ -235,20 +235,22 @@ export class SwarmNetwork extends ReadyResource {
     const swarm = new Hyperswarm({ keyPair: this.requireKeyPair(), bootstrap, dht })
     this.fallback = false
     this.install(swarm, bootstrap ? 'bootstrap' : 'public')
-    if (watchForNoAnswer) void this.fallBackIfNoAnswer(swarm)
   }
 
-  /** 'auto': when no bootstrap node has answered in time, switch to LAN mode and say so. */
-  private async fallBackIfNoAnswer(swarm: Hyperswarm): Promise<void> {
-    const generation = this.generation
-    const dht = swarm.dht as unknown as DhtNode
+  /**
+   * 'auto': the public DHT if one of its bootstrap nodes answers within `lanFallbackMs`, else LAN
+   * mode. Returns what to tell the user ('' for nothing). `change` names a network change.
+   */
+  private async startAuto(change: string | null): Promise<string> {
     const waitMs = this.options.lanFallbackMs ?? DEFAULT_LAN_FALLBACK_MS
-    await within(dht.fullyBootstrapped(), waitMs, this.stop.signal)
-    if (generation !== this.generation || this.closing || dht.toArray().length > 0) return
-    this.rebuild(async () => {
-      await this.startLan()
-      this.fallback = true
-    }, `no DHT bootstrap node answered within ${Math.round(waitMs / 100) / 10} s; switched to LAN mode (peers on this network only, found by multicast DNS)`)
+    if (await probePublicDht(waitMs, this.stop.signal)) {
+      this.startInternet()
+      return change ? `${change}; the public DHT answers again` : ''
+    }
+    if (this.closing) return ''
+    await this.startLan()
+    this.fallback = true
+    return `${change ? `${change}; ` : ''}no DHT bootstrap node answered within ${Math.round(waitMs / 100) / 10} s; switched to LAN mode (peers on this network only, found by multicast DNS)`
   }
 
   private async startLan(): Promise<void> {
@@ -276,31 +278,9 @@ export class SwarmNetwork extends ReadyResource {
   }
 
   private install(swarm: Hyperswarm, mode: NetworkMode): void {
-    this.generation++
     this.swarm = swarm
     this._mode = mode
     swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
-    if (process.env.GROVE_DEBUG_SWARM) {
-      const d = swarm.dht as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
-      const orig = d._requestAnnounce!.bind(d)
-      d._requestAnnounce = async (...args: unknown[]) => {
-        const to = args[4] as BootstrapNode
-        try {
-          const r = await orig(...args)
-          trace(`DEBUG announce ${bytesToHex(args[2] as Buffer).slice(0, 6)} -> ${to.host}:${to.port} ok`)
-          return r
-        } catch (err) {
-          trace(`DEBUG announce ${bytesToHex(args[2] as Buffer).slice(0, 6)} -> ${to.host}:${to.port} FAILED ${(err as Error).message}`)
-          throw err
-        }
-      }
-      const t = setInterval(() => {
-        if (this.swarm !== swarm) return clearInterval(t)
-        const s = swarm as unknown as { peers: Map<string, { attempts: number; banned: boolean; queued: boolean; waiting: boolean; tried: boolean }>; connecting: number; stats: unknown }
-        trace(`DEBUG peers ${[...s.peers].map(([k, p]) => `${k.slice(0, 8)}:a${p.attempts}${p.banned ? 'B' : ''}${p.queued ? 'Q' : ''}${p.waiting ? 'W' : ''}`).join(' ')} connecting=${s.connecting} conns=${swarm.connections.size} ${JSON.stringify(s.stats)}`)
-      }, 300)
-      t.unref()
-    }
     for (const state of this.topics.values()) {
       state.discovery = swarm.join(state.topic, { server: state.server, client: state.client })
     }
@@ -326,23 +306,29 @@ export class SwarmNetwork extends ReadyResource {
     this.peerInfo.clear()
   }
 
-  /** Replaces the running network by what `start` makes, one switch at a time. */
-  private rebuild(start: () => Promise<void>, reason: string): void {
+  /**
+   * Replaces the running network (if any) by what `start` makes, one switch at a time; `start`
+   * returns what to tell the user ('' for nothing), sent as a 'network' event.
+   */
+  private rebuild(start: () => Promise<string>): void {
     this.switching = this.switching.then(async () => {
       if (this.closing) return
-      await this.stopNetwork(SWITCH_GRACE_MS)
-      this.events.emit('peers', this.peers)
+      if (this.swarm) {
+        await this.stopNetwork(SWITCH_GRACE_MS)
+        this.events.emit('peers', this.peers)
+      }
       if (this.closing) return
+      let reason: string
       try {
-        await start()
+        reason = await start()
       } catch (err) {
         trace(`network start failed: ${(err as Error).message}; retrying`)
         await sleep(2000, this.stop.signal)
-        if (!this.closing) this.rebuild(start, reason)
+        if (!this.closing) this.rebuild(start)
         return
       }
-      trace(`network: ${this._mode}${this.fallback ? ' (fallback)' : ''}: ${reason}`)
-      this.events.emit('network', this.status, reason)
+      trace(`network: ${this._mode}${this.fallback ? ' (fallback)' : ''}${reason ? `: ${reason}` : ''}`)
+      if (reason) this.events.emit('network', this.status, reason)
     })
   }
 
@@ -378,19 +364,9 @@ export class SwarmNetwork extends ReadyResource {
     if (this.refreshTimer || this.closing) return
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null
-      for (const state of this.topics.values()) void state.discovery?.refresh().catch(() => {})
-      if (process.env.GROVE_DEBUG_SWARM) {
-        for (const state of this.topics.values()) {
-          const q = (this.swarm!.dht as unknown as { lookup(t: Buffer): AsyncIterable<{ from: BootstrapNode; peers: Array<{ publicKey: Buffer }> }> }).lookup(state.topic)
-          void (async () => {
-            try {
-              for await (const r of q) trace(`DEBUG lookup ${bytesToHex(state.topic).slice(0, 6)} from ${r.from.host}:${r.from.port}: ${r.peers.map((p) => bytesToHex(p.publicKey).slice(0, 8)).join(',')}`)
-            } catch (err) {
-              trace(`DEBUG lookup err ${(err as Error).message}`)
-            }
-          })()
-        }
-      }
+      const refreshes = [...this.topics.values()].map((state) => state.discovery?.refresh().catch(() => {}))
+      const nodes = this.lanNodes.size
+      void Promise.allSettled(refreshes).then(() => trace(`lan: announced and looked up ${refreshes.length} topics again (${nodes} other DHT nodes)`))
     }, REFRESH_DEBOUNCE_MS)
   }
 
@@ -399,39 +375,37 @@ export class SwarmNetwork extends ReadyResource {
     const describe = (list: LanInterface[]) => list.map((i) => `${i.name} ${i.address}`).join(', ') || 'none'
     trace(`network change: ${describe(before)} -> ${describe(now)}`)
     const primary = now[0]?.address ?? null
+    const change = `network changed to ${describe(now)}`
     if (this._mode === 'lan') {
       // Forget nodes we can no longer reach directly (a laptop that moved to another LAN).
       for (const [key, n] of this.lanNodes) if (!onLocalNetwork(n.host, now)) this.lanNodes.delete(key)
       if (primary && primary !== this.lanTarget) {
         this.lanTarget = primary
-        if (this.fallback) {
-          // A different network: maybe the internet is back. Try the public DHT first again.
-          this.rebuild(() => this.startInternet(true), `network changed to ${describe(now)}; trying the public DHT again`)
-        } else {
-          this.rebuild(() => this.startLan(), `network changed to ${describe(now)}; LAN DHT node moved to ${primary}`)
-        }
+        // Our DHT node's identity is its address: a new address needs a new node (and swarm).
+        // In LAN mode by fallback, a new network may have the internet: try the public DHT first.
+        if (this.fallback) this.rebuild(() => this.startAuto(change))
+        else this.rebuild(async () => (await this.startLan(), `${change}; LAN DHT node moved to ${primary}`))
       } else {
         // Same address (a cable out and back in) or none at all for now: listen on what is up,
         // advertise again and ask again.
         this.lanDiscovery?.update(now)
         this.scheduleRefresh()
       }
-    } else if (this._mode === 'public' && primary && primary !== before[0]?.address) {
+    } else if (this._mode === 'public' && this.swarm && primary && primary !== before[0]?.address) {
       // Hyperswarm follows network changes on the public DHT by itself; only check that a
       // bootstrap node still answers on the new network.
-      const swarm = this.swarm
-      if (swarm) void this.fallBackIfNoAnswerAfterChange(swarm)
+      void this.fallBackIfNoAnswer(this.swarm, change)
     }
   }
 
-  private async fallBackIfNoAnswerAfterChange(swarm: Hyperswarm): Promise<void> {
-    const generation = this.generation
-    const reachable = await probePublicDht(this.options.lanFallbackMs ?? DEFAULT_LAN_FALLBACK_MS, this.stop.signal)
-    if (reachable || generation !== this.generation || this.closing || this.swarm !== swarm) return
+  private async fallBackIfNoAnswer(swarm: Hyperswarm, change: string): Promise<void> {
+    if (await probePublicDht(this.options.lanFallbackMs ?? DEFAULT_LAN_FALLBACK_MS, this.stop.signal)) return
+    if (this.closing || this.swarm !== swarm) return
     this.rebuild(async () => {
       await this.startLan()
       this.fallback = true
-    }, 'no DHT bootstrap node answers on the new network; switched to LAN mode (peers on this network only, found by multicast DNS)')
+      return `${change}; no DHT bootstrap node answers there; switched to LAN mode (peers on this network only, found by multicast DNS)`
+    })
   }
 
   // --- connections --------------------------------------------------------------------------------
@@ -495,33 +469,45 @@ async function startPersistentNode(host: string, bootstrap: BootstrapNode[], nod
  */
 async function destroySwarm(swarm: Hyperswarm, graceMs: number): Promise<void> {
   const destroy = (opts?: { force?: boolean }) => (swarm as unknown as { destroy(opts?: { force?: boolean }): Promise<void> }).destroy(opts).catch(() => {})
-  const sw = swarm as unknown as { clear(): Promise<void>; server: { close(): Promise<void> } }
-  if (process.env.GROVE_DEBUG_SWARM) {
-    trace('DEBUG clear start')
-    await sw.clear()
-    trace('DEBUG clear done')
-    await sw.server.close()
-    trace('DEBUG server closed')
-    const streams = [...(swarm.dht as unknown as { rawStreams: Iterable<{ id: number; connected: boolean; remoteHost?: string; destroyed: boolean; on(e: string, f: () => void): void }> }).rawStreams]
-    trace(`DEBUG raw streams: ${streams.map((st) => `${st.id}:${st.connected ? 'c' : 'nc'}:${st.remoteHost}`).join(' ')}`)
-    for (const st of streams) st.on('close', () => trace(`DEBUG stream ${st.id} closed`))
-  }
   const graceful = destroy()
   if (!(await within(graceful, graceMs))) {
-    await destroy({ force: true })
-    await graceful
+    // Pending lookups of the public bootstrap names (DNS) can take long on a dead network: they
+    // are not waited for.
+    await within(destroy({ force: true }), 2000)
+    await within(graceful, 1000)
   }
 }
 
-/** Whether a public HyperDHT bootstrap node answers within `timeoutMs` (a throw-away client). */
+/**
+ * Whether a public HyperDHT bootstrap node answers a ping within `timeoutMs`. Only their IP
+ * addresses are tried, not their names: a name lookup on a network without a DNS server cannot
+ * be cancelled and would hold the process for tens of seconds after it is done.
+ */
 async function probePublicDht(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-  const probe = new HyperDHT({ ephemeral: true }) as unknown as DhtNode
+  const nodes = publicBootstrapAddresses()
+  if (nodes.length === 0) return false
+  const probe = new HyperDHT({ bootstrap: [], ephemeral: true }) as unknown as DhtNode & { ping(node: BootstrapNode): Promise<unknown> }
   try {
-    await within(probe.fullyBootstrapped(), timeoutMs, signal)
-    return probe.toArray().length > 0
+    await probe.fullyBootstrapped()
+    let answered = false
+    const pings = Promise.any(nodes.map((node) => probe.ping(node))).then(() => { answered = true }, () => {})
+    await within(pings, timeoutMs, signal)
+    return answered
+  } catch {
+    return false
   } finally {
     await probe.destroy().catch(() => {})
   }
+}
+
+/** The public bootstrap nodes' addresses (HyperDHT lists them as `ip@name:port`). */
+function publicBootstrapAddresses(): BootstrapNode[] {
+  const list = (HyperDHT as unknown as { BOOTSTRAP?: unknown }).BOOTSTRAP
+  if (!Array.isArray(list)) return []
+  return list.flatMap((entry) => {
+    const match = typeof entry === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3})(?:@[^:]+)?:(\d+)$/.exec(entry) : null
+    return match ? [{ host: match[1]!, port: Number(match[2]) }] : []
+  })
 }
 
 /** Whether `promise` settled within `ms` (no timer outlives the answer). */

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, test } from 'node:test'
 import { sha256File } from '../core/gguf.js'
 import { Harness, waitFor, type GroveProcess, type GroveRun } from '../testing/harness.js'
 import { LanLab, inTestNetns, type LanHost } from '../testing/lan-hosts.js'
+import { LAN_SERVICE, isPrivateIPv4, onLocalNetwork, onSubnet, parseNodes } from '../core/lan.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 
 const skip = inTestNetns() ? false : 'needs root inside the test network namespace (node dist/main/testing/in-netns.js ...)'
@@ -49,12 +50,15 @@ async function share(host: LanHost, home: string, file: string): Promise<{ link:
   return { link: String(result.link), sha256: String(result.sha256) }
 }
 
-/** `grove seed --lan`; with `joined`, also waits until it is connected to a peer (so it has announced). */
+/** `grove seed --lan`; with `joined`, also waits until it is connected to a peer and has announced on the LAN's DHT. */
 async function seed(host: LanHost, home: string, opts: { joined?: boolean } = {}): Promise<{ proc: GroveProcess; startedAt: number }> {
   const startedAt = Date.now()
   const proc = host.spawnGrove(['--home', home, '--lan', '--json', 'seed'], { env: TRACE })
   await proc.waitForJson((l) => l.event === 'seeding', 20_000)
-  if (opts.joined) await waitFor(() => /^\[trace\] \d+ connection /m.test(proc.stderr), 20_000, `${host.name} to connect to a peer`)
+  if (opts.joined) {
+    // Connected, and announced to every DHT node it has found (not only its own).
+    await waitFor(() => /^\[trace\] \d+ connection /m.test(proc.stderr) && /^\[trace\] \d+ lan: announced and looked up \d+ topics again \([1-9]/m.test(proc.stderr), 20_000, `${host.name} to join the LAN swarm`)
+  }
   return { proc, startedAt }
 }
 
@@ -90,7 +94,8 @@ test('offline LAN: hosts find each other with no configuration; share, fetch, ro
   const firstPeerB = traceDelay(fetchB.stderr, 'connection', startedB)
   const firstNodeB = traceDelay(fetchB.stderr, 'lan: found DHT node', startedB)
   const tookB = Date.now() - startedB
-  console.log(`# B: first LAN DHT node after ${firstNodeB} ms, first peer after ${firstPeerB} ms (from process start); fetch of ${(Number(doneB.size) / 1e6).toFixed(0)} MB done after ${tookB} ms (${mbPerS(Number(doneB.size), tookB)} MB/s including start-up)`)
+  const downloadB = traceDelay(fetchB.stderr, 'download done', startedB)! - traceDelay(fetchB.stderr, 'download start', startedB)!
+  console.log(`# B: first LAN DHT node after ${firstNodeB} ms, first peer after ${firstPeerB} ms (from process start); ${(Number(doneB.size) / 1e6).toFixed(0)} MB downloaded in ${downloadB} ms (${mbPerS(Number(doneB.size), downloadB)} MB/s, 1 seeder); whole fetch ${tookB} ms`)
   assert.ok(firstPeerB !== null && firstPeerB < 15_000, `B found a peer (${firstPeerB} ms)`)
 
   // B sees A's room catalog; meanwhile D, on another LAN, sees nothing at all.
@@ -178,6 +183,33 @@ test('a seeder that moves to another LAN is found there, without a restart', { s
   console.log(`# moved laptop: fetched on its new LAN ${Date.now() - movedAt} ms after the move`)
   const seen = await stopped(seeder.proc)
   assert.match(seen.stderr, /Network: network changed to lan0 10\.214\.0\.30; LAN DHT node moved to 10\.214\.0\.30/)
+})
+
+test('mDNS answers are parsed into DHT nodes; only nodes on our own subnets count', () => {
+  const id = '0123456789abcdef'
+  const instance = `${id}.${LAN_SERVICE}`
+  const answer = {
+    answers: [{ name: LAN_SERVICE, type: 'PTR', ttl: 120, data: instance }],
+    additionals: [
+      { name: instance, type: 'SRV', ttl: 120, data: { port: 40000, target: `grove-${id}.local`, priority: 0, weight: 0 } },
+      { name: `grove-${id}.local`, type: 'A', ttl: 120, data: '10.213.0.7' }
+    ]
+  }
+  assert.deepEqual(parseNodes(answer, { address: '10.213.0.9' }), [{ id, host: '10.213.0.7', port: 40000 }])
+  // No A record: the sender's address. A goodbye (TTL 0), a bad id or port, or another service: nothing.
+  assert.deepEqual(parseNodes({ ...answer, additionals: answer.additionals.slice(0, 1) }, { address: '10.213.0.9' }), [{ id, host: '10.213.0.9', port: 40000 }])
+  assert.deepEqual(parseNodes({ ...answer, answers: [{ ...answer.answers[0]!, ttl: 0 }] }, { address: '10.213.0.9' }), [])
+  assert.deepEqual(parseNodes({ ...answer, answers: [{ ...answer.answers[0]!, data: `nope.${LAN_SERVICE}` }] }, { address: '10.213.0.9' }), [])
+  assert.deepEqual(parseNodes({ answers: [{ name: '_http._tcp.local', type: 'PTR', data: instance }], additionals: answer.additionals }, { address: '10.213.0.9' }), [])
+  const badPort = { ...answer, additionals: [{ ...answer.additionals[0]!, data: { port: 0, target: `grove-${id}.local` } }] }
+  assert.deepEqual(parseNodes(badPort, { address: '10.213.0.9' }), [])
+
+  const lan = { name: 'lan0', address: '10.213.0.1', netmask: '255.255.255.0' }
+  assert.ok(onSubnet('10.213.0.200', lan))
+  assert.ok(!onSubnet('10.213.1.2', lan))
+  assert.ok(!onSubnet('88.99.3.86', lan))
+  assert.ok(onLocalNetwork('127.0.0.1', [lan]) && onLocalNetwork('10.213.0.9', [lan]) && !onLocalNetwork('8.8.8.8', [lan]))
+  assert.ok(isPrivateIPv4('10.1.2.3') && isPrivateIPv4('172.16.0.1') && isPrivateIPv4('192.168.1.1') && !isPrivateIPv4('172.32.0.1') && !isPrivateIPv4('88.99.3.86'))
 })
 
 async function stopped(proc: GroveProcess): Promise<GroveRun> {
