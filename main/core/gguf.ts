@@ -98,7 +98,8 @@ function readBaseModels(baseModel: Record<string, unknown>): GgufBaseModel[] {
   return out
 }
 
-async function statFile(path: string) {
+/** Stats a path that must be a readable regular file, with Grove's errors. */
+export async function statFile(path: string) {
   try {
     const info = await stat(path)
     if (!info.isFile()) throw new GroveError('BAD_INPUT', `Not a file: ${path}`)
@@ -109,7 +110,8 @@ async function statFile(path: string) {
   }
 }
 
-async function checkMagic(path: string): Promise<void> {
+/** Refuses a file that does not start with the GGUF magic. */
+export async function checkMagic(path: string): Promise<void> {
   const handle = await open(path, 'r')
   try {
     const head = Buffer.alloc(4)

@@ -6,12 +6,11 @@
 // These are main/core/gguf.ts `inspectGguf`'s checks (same messages), done with the worker's own
 // Llama instance: `inspectGguf` builds node-llama-cpp's fallback instance on first use, which
 // costs ~0.6 s on every cold `grove run`.
-import { open, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { GgmlType, GgufInsights, readGgufFileInfo, type GgufFileInfo, type GgufTensorInfo, type Llama } from 'node-llama-cpp'
 import { GroveError } from '../../shared/errors.js'
 import type { ModelKind } from '../../shared/manifest.js'
-import { firstLine } from '../core/gguf.js'
+import { checkMagic, firstLine, statFile } from '../core/gguf.js'
 
 export interface CheckedGguf {
   path: string
@@ -66,29 +65,6 @@ export function displayName(file: CheckedGguf): string {
   return file.name ?? basename(file.path)
 }
 
-async function statFile(path: string) {
-  try {
-    const info = await stat(path)
-    if (!info.isFile()) throw new GroveError('BAD_INPUT', `Not a file: ${path}`)
-    return info
-  } catch (err) {
-    if (err instanceof GroveError) throw err
-    throw new GroveError('NOT_FOUND', `Cannot read ${path}: ${firstLine(err)}`, { cause: err })
-  }
-}
-
-async function checkMagic(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    const head = Buffer.alloc(4)
-    const { bytesRead } = await handle.read(head, 0, 4, 0)
-    if (bytesRead < 4 || head.toString('latin1') !== 'GGUF') {
-      throw new GroveError('NOT_GGUF', `Not a GGUF file: ${path} (it does not start with "GGUF")`)
-    }
-  } finally {
-    await handle.close()
-  }
-}
 
 export interface OutOfBoundsTensor {
   name: string
