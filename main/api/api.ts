@@ -262,7 +262,7 @@ export class GroveApi implements GroveClient {
     }
     this.libraryChanged()
     this.catalogChanged()
-    return libraryItem(updated, grove)
+    return libraryItem(updated, grove.home)
   }
 
   private async modelDetail(linkText: string): Promise<CallResult<'model.get'>> {

@@ -7,12 +7,14 @@ import type { CatalogItem as CoreCatalogItem } from '../../shared/catalog.js'
 import { bytesToHex } from '../../shared/link.js'
 import { modelDisk } from '../core/disk.js'
 import type { Grove } from '../core/grove.js'
+import type { HomeLayout } from '../core/home.js'
 import type { LibraryEntry } from '../core/library.js'
 import type { Room } from '../core/rooms.js'
 
-export function libraryItem(entry: LibraryEntry, grove: Grove): LibraryItem {
+/** A library entry as the UI and `grove ls --json` describe it. */
+export function libraryItem(entry: LibraryEntry, home: HomeLayout): LibraryItem {
   const weights = entry.manifest?.files.find((f) => f.role === 'weights')
-  const disk = modelDisk(entry, grove.home)
+  const disk = modelDisk(entry, home)
   return {
     link: entry.link,
     name: entry.manifest?.name ?? entry.link,
@@ -29,7 +31,7 @@ export function libraryItem(entry: LibraryEntry, grove: Grove): LibraryItem {
 }
 
 export function libraryItems(grove: Grove): LibraryItem[] {
-  return grove.library.list().map((e) => libraryItem(e, grove))
+  return grove.library.list().map((e) => libraryItem(e, grove.home))
 }
 
 export function catalogItem(item: CoreCatalogItem): CatalogItem {

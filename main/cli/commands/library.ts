@@ -8,6 +8,7 @@ import { diskUsage, modelDisk } from '../../core/disk.js'
 import { inspectGguf, sha256File } from '../../core/gguf.js'
 import { resolveHome } from '../../core/home.js'
 import { readLibrary } from '../../core/library.js'
+import { libraryItem } from '../../api/views.js'
 import { parseSeconds, type CommandContext } from '../context.js'
 import { sizeText, table } from '../output.js'
 
@@ -19,21 +20,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
       const ctx = context()
       const home = resolveHome(ctx.options.home)
       const entries = await readLibrary(home.libraryFile)
-      const models = entries.map((e) => {
-        const weights = e.manifest?.files[0]
-        return {
-          link: e.link,
-          name: e.manifest?.name ?? '(manifest not yet fetched)',
-          kind: e.manifest?.kind ?? 'unknown',
-          sha256: weights?.sha256 ?? null,
-          size: weights?.size ?? null,
-          origin: e.origin,
-          complete: e.complete,
-          seeding: e.seeding,
-          path: e.path ?? null,
-          disk: modelDisk(e, home)
-        }
-      })
+      const models = entries.map((e) => ({ ...libraryItem(e, home), disk: modelDisk(e, home) }))
       const storeBytes = await diskUsage(home.storeDir)
       const filesBytes = await diskUsage(home.modelsDir)
       ctx.out.result({ home: home.root, models, disk: { storeBytes, filesBytes } }, () => {
