@@ -12,6 +12,9 @@ export interface GlobalOptions {
   room?: string[]
   roomSecret?: string
   lan?: boolean
+  tcpPort?: string
+  /** false with --no-tcp. */
+  tcp?: boolean
   json?: boolean
 }
 
@@ -19,12 +22,15 @@ export class CommandContext {
   readonly out: Output
   readonly bootstrap?: BootstrapNode[]
   readonly rooms: Room[]
+  /** Direct TCP links: the port to listen on (0: any), or null for none. */
+  readonly directPort: number | null
 
   constructor(readonly options: GlobalOptions) {
     this.out = new Output({ json: Boolean(options.json) })
     try {
       this.bootstrap = options.bootstrap ? parseBootstrapList(options.bootstrap) : undefined
       this.rooms = roomsFromOptions(options)
+      this.directPort = directPortFromOptions(options)
     } catch (err) {
       throw new GroveError('BAD_INPUT', (err as Error).message)
     }
@@ -43,7 +49,8 @@ export class CommandContext {
       // --lan: LAN mode; otherwise LAN mode only when no bootstrap node answers
       // (GROVE_LAN_FALLBACK_MS: how long to wait for one, default 10 s).
       lan: this.options.lan ? true : 'auto',
-      lanFallbackMs: lanFallbackMs()
+      lanFallbackMs: lanFallbackMs(),
+      directPort: this.directPort
     })
     const stop = new AbortController()
     let signals = 0
@@ -85,4 +92,12 @@ function roomsFromOptions(options: GlobalOptions): Room[] {
   const rooms = (options.room ?? []).map((name) => (name === 'public' ? publicRoom() : namedRoom(name)))
   if (options.roomSecret) rooms.push(privateRoom(options.roomSecret))
   return rooms.length > 0 ? rooms : [publicRoom()]
+}
+
+function directPortFromOptions(options: GlobalOptions): number | null {
+  if (options.tcp === false) return null
+  if (options.tcpPort === undefined) return 0
+  const port = Number(options.tcpPort)
+  if (!/^\d{1,5}$/.test(options.tcpPort) || port > 65535) throw new Error(`Bad --tcp-port "${options.tcpPort}" (a port number, 0 for any free one)`)
+  return port
 }

@@ -20,6 +20,8 @@ export function buildProgram(): Command {
     .option('--room <name>', 'join this named room instead of the public one (repeatable; "public" for the public room)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--room-secret <secret>', 'join the private room this secret names (share the secret only with invited peers)')
     .option('--lan', 'LAN mode: find peers on this network by mDNS; no internet needed or used')
+    .option('--tcp-port <port>', 'TCP port for direct links to peers that can reach this one (default: any free port)')
+    .option('--no-tcp', 'never open direct TCP links: exchange data over the holepunched UDP connection only')
     .option('--json', 'machine-readable JSON on stdout')
     .showHelpAfterError()
     .exitOverride()

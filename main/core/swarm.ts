@@ -19,6 +19,7 @@ import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
 import { bytesToHex } from '../../shared/link.js'
+import { DirectLinks, type Transport } from './direct-link.js'
 import { LanDiscovery, NetworkWatcher, lanInterfaces, onLocalNetwork, type LanInterface, type LanNode } from './lan.js'
 
 export interface BootstrapNode {
@@ -31,6 +32,8 @@ export interface PeerInfo {
   host?: string
   port?: number
   connectedAt: number
+  /** What carries the replication: a direct TCP link or the UDX connection (null: deciding). */
+  transport?: Transport | null
 }
 
 /** true: LAN mode; false: never; 'auto': LAN mode when no public bootstrap node answers. */
@@ -60,6 +63,11 @@ export interface SwarmOptions {
   networkPollMs?: number
   /** The multicast DNS port (5353). */
   mdnsPort?: number
+  /**
+   * TCP port for direct links to peers whose address takes TCP (main/core/direct-link.ts);
+   * 0 (the default): any free port; null: never, replicate over UDX only.
+   */
+  directPort?: number | null
 }
 
 export const DEFAULT_LAN_FALLBACK_MS = 10_000
@@ -128,6 +136,7 @@ export class SwarmNetwork extends ReadyResource {
   private switching: Promise<void> = Promise.resolve()
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly stop = new AbortController()
+  private direct: DirectLinks | null = null
 
   constructor(private readonly options: SwarmOptions) {
     super()
@@ -135,6 +144,9 @@ export class SwarmNetwork extends ReadyResource {
 
   protected override async _open(): Promise<void> {
     this.keyPair = await this.options.store.createKeyPair('grove/swarm')
+    const store = this.options.store
+    this.direct = new DirectLinks({ keyPair: this.keyPair, port: this.options.directPort === undefined ? 0 : this.options.directPort, replicate: (stream) => store.replicate(stream) })
+    await this.direct.listen()
     const lan = this.options.lan ?? 'auto'
     const auto = lan === 'auto' && !this.options.bootstrap
     if (lan === true) await this.startLan()
@@ -155,6 +167,7 @@ export class SwarmNetwork extends ReadyResource {
     await this.switching
     trace(`dht ${this._mode} ${JSON.stringify(this.dhtNodes())}`)
     await this.stopNetwork(CLOSE_GRACE_MS)
+    await this.direct?.close()
     this.topics.clear()
   }
 
@@ -163,7 +176,12 @@ export class SwarmNetwork extends ReadyResource {
   }
 
   get peers(): PeerInfo[] {
-    return [...this.peerInfo.values()].map(({ conn: _conn, ...info }) => info)
+    return [...this.peerInfo.values()].map(({ conn, ...info }) => ({ ...info, transport: this.direct?.transportOf(conn) ?? null }))
+  }
+
+  /** The TCP port peers may open direct links to (0: none). */
+  get directPort(): number {
+    return this.direct?.port ?? 0
   }
 
   get connectionCount(): number {
@@ -425,7 +443,8 @@ export class SwarmNetwork extends ReadyResource {
       this.events.emit('peers', this.peers)
     })
     trace(`connection ${id.slice(0, 8)} ${conn.rawStream?.remoteHost ?? ''}`)
-    this.options.store.replicate(conn)
+    if (this.direct) this.direct.attach(conn)
+    else this.options.store.replicate(conn)
     this.events.emit('connection', conn, remoteKey)
     this.events.emit('peers', this.peers)
   }

@@ -43,9 +43,9 @@ export class Harness {
   }
 
   /** An open Grove on a fresh home; `network` joins the local testnet. */
-  async grove(opts: { network?: boolean; home?: string } = {}): Promise<Grove> {
+  async grove(opts: { network?: boolean; home?: string; directPort?: number | null } = {}): Promise<Grove> {
     const home = opts.home ?? (await this.tmpDir('grove-home-'))
-    const grove = new Grove({ home, network: opts.network ?? true, bootstrap: opts.network === false ? undefined : await this.bootstrap() })
+    const grove = new Grove({ home, network: opts.network ?? true, bootstrap: opts.network === false ? undefined : await this.bootstrap(), directPort: opts.directPort })
     await grove.ready()
     this.onTeardown(() => grove.close())
     return grove

@@ -44,7 +44,7 @@ declare module 'hypercore' {
 
 declare module 'hypercore-storage' {
   export default class CoreStorage {
-    constructor(dir: string, opts?: { writeBufferSize?: number; blockCache?: boolean; treeCache?: { maxSize: number } })
+    constructor(dir: string, opts?: { writeBufferSize?: number; blobGarbageCollectionAgeCutOff?: number; blockCache?: boolean; treeCache?: { maxSize: number } })
   }
 }
 
@@ -115,6 +115,7 @@ declare module 'hyperswarm' {
   export interface SwarmConnection extends Duplex {
     remotePublicKey: Buffer
     publicKey: Buffer
+    isInitiator: boolean
     rawStream?: { remoteHost?: string; remotePort?: number }
     rawBytesRead?: number
     rawBytesWritten?: number
@@ -201,5 +202,18 @@ declare module 'protomux' {
       onclose?: () => void | Promise<void>
       ondestroy?: () => void | Promise<void>
     }): Channel | null
+  }
+}
+
+declare module '@hyperswarm/secret-stream' {
+  import { Duplex } from 'node:stream'
+  export default class NoiseSecretStream extends Duplex {
+    constructor(isInitiator: boolean, rawStream: Duplex | null, opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer }; remotePublicKey?: Buffer })
+    readonly isInitiator: boolean
+    remotePublicKey: Buffer | null
+    handshakeHash: Buffer | null
+    opened: Promise<boolean>
+    rawStream: Duplex
+    setKeepAlive(ms: number): void
   }
 }

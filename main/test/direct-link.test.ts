@@ -1,0 +1,96 @@
+// Direct TCP links between swarm peers (main/core/direct-link.ts), between in-process peers on a
+// local testnet inside a network namespace.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, beforeEach, test } from 'node:test'
+import NoiseSecretStream from '@hyperswarm/secret-stream'
+import { sha256File } from '../core/gguf.js'
+import type { Grove } from '../core/grove.js'
+import { Harness, waitFor, withTimeout } from '../testing/harness.js'
+import { writeLlamaModel } from '../testing/gguf-fixture.js'
+
+let h: Harness
+beforeEach(() => { h = new Harness() })
+afterEach(() => h.teardown())
+
+async function seededModel(a: Grove, name: string, targetBytes?: number): Promise<{ link: string; sha256: string }> {
+  const path = join(await h.tmpDir('grove-models-'), `${name}.gguf`)
+  await writeLlamaModel(path, { seed: 7, name, license: 'apache-2.0', targetBytes })
+  const shared = await a.share(path)
+  await a.seedLibrary()
+  return shared
+}
+
+function transportTo(from: Grove, to: Grove): string | null | undefined {
+  return from.swarm.peers.find((p) => p.publicKey === to.swarm.publicKey)?.transport
+}
+
+test('peers that reach each other by TCP replicate over a direct link', async () => {
+  const a = await h.grove()
+  const b = await h.grove()
+  assert.ok(a.swarm.directPort > 0, 'listens for direct links')
+  const shared = await seededModel(a, 'direct')
+  const fetched = await b.fetch(shared.link, { timeoutMs: 20_000 })
+  assert.equal(await sha256File(fetched.path), shared.sha256)
+  assert.equal(transportTo(b, a), 'tcp')
+  assert.equal(transportTo(a, b), 'tcp')
+})
+
+test('with direct links off on one side (--no-tcp), both replicate over UDX', async () => {
+  const a = await h.grove({ directPort: null })
+  const b = await h.grove()
+  assert.equal(a.swarm.directPort, 0)
+  const shared = await seededModel(a, 'udx-only')
+  const fetched = await b.fetch(shared.link, { timeoutMs: 20_000 })
+  assert.equal(await sha256File(fetched.path), shared.sha256)
+  assert.equal(transportTo(b, a), 'udx')
+  assert.equal(transportTo(a, b), 'udx')
+})
+
+test('a direct link cut mid-download falls back to UDX and the download completes', async () => {
+  const a = await h.grove()
+  const shared = await seededModel(a, 'cut-link', 96 * 1024 * 1024)
+  const b = await h.grove()
+  let cut: Promise<unknown> | null = null
+  const fetched = await b.fetch(shared.link, {
+    timeoutMs: 30_000,
+    onEvent: (e) => {
+      if (cut || e.event !== 'progress' || e.bytes === 0 || e.bytes >= e.total) return
+      assert.equal(transportTo(b, a), 'tcp')
+      // Abort every TCP connection to A's direct-link port, as a reset on the wire would.
+      cut = promisify(execFile)('ss', ['-K', 'dport', '=', `:${a.swarm.directPort}`])
+    }
+  })
+  assert.ok(cut, 'the link was cut while blocks were still coming')
+  await cut
+  assert.equal(await sha256File(fetched.path), shared.sha256)
+  assert.equal(transportTo(b, a), 'udx', 'went on over the swarm connection')
+})
+
+test('strangers on the direct-link port are cut off; peers are not disturbed', async () => {
+  const a = await h.grove()
+  const port = a.swarm.directPort
+  // Not Noise at all.
+  const raw = connect({ host: '127.0.0.1', port })
+  raw.on('error', () => {})
+  raw.write(Buffer.alloc(4096, 0xff))
+  await withTimeout(new Promise((resolve) => raw.once('close', resolve)), 10_000, () => 'garbage was not cut off')
+
+  // Noise with a key that is no swarm peer of A's: the handshake completes, then A hangs up.
+  const socket = connect({ host: '127.0.0.1', port })
+  socket.on('error', () => {})
+  const stranger = new NoiseSecretStream(true, socket)
+  stranger.on('error', () => {})
+  const closed = new Promise((resolve) => stranger.once('close', resolve))
+  assert.equal(await stranger.opened, true)
+  await withTimeout(closed, 5000, () => 'a stranger with a valid handshake stayed connected')
+
+  const shared = await seededModel(a, 'after-strangers')
+  const b = await h.grove()
+  const fetched = await b.fetch(shared.link, { timeoutMs: 20_000 })
+  assert.equal(await sha256File(fetched.path), shared.sha256)
+  await waitFor(() => transportTo(b, a) === 'tcp', 5000, 'a direct link to A')
+})
