@@ -9,12 +9,14 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type Hyperdrive from 'hyperdrive'
+import type Hyperblobs from 'hyperblobs'
 import type { BlobId } from 'hyperblobs'
 import { GroveError } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest, describeSchemaIssues, weightsFile, type ManifestFile } from '../../shared/manifest.js'
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
+import { LiveExport } from './live-export.js'
 import { sleep } from './swarm.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
@@ -80,10 +82,22 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   })
 
   await checkFreeSpace(grove, file.size)
+  const finalPath = exportPath(grove, keyHex, file, opts)
+  const keepExisting = await existingExport(finalPath, file)
+  const blobs = await drive.getBlobs()
+  limitRequestsInFlight(blobs.core, blob)
+  const partial = join(grove.home.tmpDir, `${keyHex}.partial`)
+  const live = keepExisting ? null : await LiveExport.create(partial, blobs.core, blob)
   trace('download start')
-  await downloadBlocks(grove, drive, blob, timeoutMs, opts)
+  try {
+    await live?.addLocalBlocks()
+    await downloadBlocks(blobs.core, blob, timeoutMs, opts, (index) => live?.add(index))
+  } catch (err) {
+    await live?.finish().catch(() => {})
+    throw err
+  }
   trace('download done')
-  const path = await exportVerified(grove, drive, keyHex, file, opts)
+  const path = live ? await finishExport(grove, drive, keyHex, file, live, partial, finalPath, opts) : finalPath
   trace('export done')
   await grove.library.update(keyHex, { path, complete: true })
   return { link, keyHex, path, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
@@ -185,10 +199,11 @@ async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
   }
 }
 
-/** Downloads the blob's blocks from all connected peers; gives up when no peer is left for `timeoutMs`. */
-async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, timeoutMs: number, opts: FetchOptions): Promise<void> {
-  const blobs = await drive.getBlobs()
-  const core = blobs.core
+/**
+ * Downloads the blob's blocks from all connected peers, calling `onBlock` with each new one;
+ * gives up when no peer is left for `timeoutMs`.
+ */
+async function downloadBlocks(core: Hyperblobs['core'], blob: BlobId, timeoutMs: number, opts: FetchOptions, onBlock: (index: number) => void): Promise<void> {
   const start = blob.blockOffset
   const end = blob.blockOffset + blob.blockLength
   const total = blob.byteLength
@@ -196,16 +211,24 @@ async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, tim
   let blocks = await countLocalBlocks(core, start, end)
   const report = () =>
     opts.onEvent?.({ event: 'progress', bytes: Math.min(total, Math.round(blocks * bytesPerBlock)), total, peers: core.peers.length })
+  // A block can come twice (Hypercore asks a second peer when the first is slow): count it once.
+  const seen = new Uint8Array(Math.ceil((end - start) / 8))
   const onDownload = (index: number) => {
-    if (index >= start && index < end) blocks++
+    const i = index - start
+    if (i < 0 || index >= end || seen[i >> 3]! & (1 << (i & 7))) return
+    seen[i >> 3]! |= 1 << (i & 7)
+    blocks++
+    onBlock(index)
   }
   core.on('download', onDownload)
   report()
   const download = core.download({ start, end })
   let lastPeerSeen = Date.now()
   let failure: GroveError | null = null
+  let ticks = 0
   const watchdog = setInterval(() => {
     report()
+    if (++ticks % 8 === 0) trace(`downloading ${blocks}/${end - start} blocks, ${core.peers.length} peers`)
     if (core.peers.length > 0) lastPeerSeen = Date.now()
     else if (Date.now() - lastPeerSeen > timeoutMs) {
       failure = new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(blocks * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`)
@@ -229,6 +252,22 @@ async function downloadBlocks(grove: Grove, drive: Hyperdrive, blob: BlobId, tim
   report()
 }
 
+/**
+ * Hypercore keeps up to 48 requests in flight per TCP peer (16 to 512 on UDX, by round trip),
+ * sized for 64 KiB blocks; with Grove's 1 MiB blocks that is 48 MiB per peer, and a downloader
+ * serving three others while fetching held 460–535 MB. Aim for the same bytes in flight instead
+ * (12 MiB per TCP peer), whatever the block size. There is no public API for this: the
+ * replicator's own setter is used when present.
+ */
+function limitRequestsInFlight(core: Hyperblobs['core'], blob: BlobId): void {
+  const replicator = (core as unknown as { core?: { replicator?: { setInflightRange?(min: number, max: number): void } } }).core?.replicator
+  const blockBytes = blob.byteLength / Math.max(1, blob.blockLength)
+  const blocksFor = (bytes: number, least: number, most: number) => Math.min(most, Math.max(least, Math.round(bytes / Math.max(1, blockBytes))))
+  replicator?.setInflightRange?.(blocksFor(4 * MIB, 4, 64), blocksFor(64 * MIB, 16, 512))
+}
+
+const MIB = 1024 * 1024
+
 async function countLocalBlocks(core: { has(start: number, end?: number): Promise<boolean> }, start: number, end: number): Promise<number> {
   const CHUNK = 1024
   let count = 0
@@ -243,30 +282,75 @@ async function countLocalBlocks(core: { has(start: number, end?: number): Promis
   return count
 }
 
-/**
- * Writes the weights out of the drive into a plain .gguf, hashing as it goes; the file only
- * appears under its final name once its sha256 matches the manifest.
- */
-async function exportVerified(grove: Grove, drive: Hyperdrive, keyHex: string, file: ManifestFile, opts: FetchOptions): Promise<string> {
+/** Where the fetched .gguf goes: --out, or the library's models folder. */
+function exportPath(grove: Grove, keyHex: string, file: ManifestFile, opts: FetchOptions): string {
   const targetDir = opts.outDir ? resolve(opts.outDir) : join(grove.home.modelsDir, keyHex.slice(0, 16))
-  const finalPath = safeJoin(targetDir, file.path)
-  const existing = await stat(finalPath).catch(() => null)
-  if (existing) {
-    if (existing.size === file.size && (await sha256File(finalPath)) === file.sha256) return finalPath
-    throw new GroveError('BAD_INPUT', `${finalPath} already exists and is a different file; choose another --out`)
+  return safeJoin(targetDir, file.path)
+}
+
+/** True when `path` already is this very file; an error when it is another one. */
+async function existingExport(path: string, file: ManifestFile): Promise<boolean> {
+  const existing = await stat(path).catch(() => null)
+  if (!existing) return false
+  if (existing.size === file.size && (await sha256File(path)) === file.sha256) return true
+  throw new GroveError('BAD_INPUT', `${path} already exists and is a different file; choose another --out`)
+}
+
+/**
+ * Checks the file the live export wrote against the manifest's sha256 (or, if it could not be
+ * used, writes it again out of the drive, hashing as it goes); only a file that matches appears
+ * under its final name.
+ */
+async function finishExport(
+  grove: Grove,
+  drive: Hyperdrive,
+  keyHex: string,
+  file: ManifestFile,
+  live: LiveExport,
+  partial: string,
+  finalPath: string,
+  opts: FetchOptions
+): Promise<string> {
+  const progress = (bytes: number) => opts.onEvent?.({ event: 'verifying', bytes, total: file.size })
+  let sha256: string | null = null
+  try {
+    await live.finish()
+    trace('live export synced')
+    if (live.usable) sha256 = await sha256File(partial, throttle(progress))
+  } catch {
+    sha256 = null // a failed write: the export from the drive below reports what is wrong
   }
-  const partial = join(grove.home.tmpDir, `${keyHex}.partial`)
+  if (sha256 !== file.sha256) {
+    trace(`live export ${live.usable ? 'mismatched' : 'not usable'}; exporting from the drive`)
+    sha256 = await exportFromDrive(drive, file, partial, finalPath, progress)
+  }
+  if (sha256 === file.sha256) progress(file.size)
+  else {
+    await rm(partial, { force: true })
+    await grove.stopSeeding(keyHex)
+    await drive.clear(file.path).catch(() => {})
+    await grove.library.remove(keyHex)
+    throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
+  }
+  await mkdir(dirname(finalPath), { recursive: true })
+  await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EXDEV') throw err
+    await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))
+    await rm(partial, { force: true })
+  })
+  return finalPath
+}
+
+/** Writes the weights out of the drive into `partial`, returning their sha256. */
+async function exportFromDrive(drive: Hyperdrive, file: ManifestFile, partial: string, finalPath: string, progress: (bytes: number) => void): Promise<string> {
   const hash = createHash('sha256')
   let done = 0
-  let lastReport = 0
+  const report = throttle(progress)
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk)
       done += chunk.length
-      if (done - lastReport >= 16 * 1024 * 1024 || done === file.size) {
-        lastReport = done
-        opts.onEvent?.({ event: 'verifying', bytes: done, total: file.size })
-      }
+      report(done)
       cb(null, chunk)
     }
   })
@@ -278,21 +362,17 @@ async function exportVerified(grove: Grove, drive: Hyperdrive, keyHex: string, f
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new GroveError('DISK_FULL', `The disk filled up while writing ${finalPath}`)
     throw new GroveError('INTERNAL', `Could not write ${finalPath}: ${firstLine(err)}`, { cause: err })
   }
-  const sha256 = hash.digest('hex')
-  if (done !== file.size || sha256 !== file.sha256) {
-    await rm(partial, { force: true })
-    await grove.stopSeeding(keyHex)
-    await drive.clear(file.path).catch(() => {})
-    await grove.library.remove(keyHex)
-    throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
+  return done === file.size ? hash.digest('hex') : `short:${done}`
+}
+
+/** Calls `report` at most every 16 MB of progress. */
+function throttle(report: (bytes: number) => void): (bytes: number) => void {
+  let last = -Infinity
+  return (bytes) => {
+    if (bytes - last < 16 * 1024 * 1024) return
+    last = bytes
+    report(bytes)
   }
-  await mkdir(targetDir, { recursive: true })
-  await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EXDEV') throw err
-    await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))
-    await rm(partial, { force: true })
-  })
-  return finalPath
 }
 
 /** Joins a manifest path (already schema-checked) under `dir`, refusing anything that escapes. */

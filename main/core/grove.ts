@@ -38,6 +38,8 @@ export interface GroveOptions {
   lanFallbackMs?: number
   /** Rooms whose catalogs to exchange (default: the public room). */
   rooms?: Room[]
+  /** Direct TCP links to peers (see SwarmOptions.directPort): 0 (default) any port, null none. */
+  directPort?: number | null
 }
 
 /**
@@ -45,7 +47,7 @@ export interface GroveOptions {
  * weights go to RocksDB blob files anyway, and a downloader's memory must stay flat and small.
  */
 function openStorage(dir: string): CoreStorage {
-  return new CoreStorage(dir, { writeBufferSize: 16 * 1024 * 1024 })
+  return new CoreStorage(dir, { writeBufferSize: 16 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
 }
 
 export class Grove extends ReadyResource {
@@ -83,7 +85,7 @@ export class Grove extends ReadyResource {
       this._store = new Corestore(openStorage(this.home.storeDir))
       await this._store.ready()
       if (this.options.network) {
-        this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs })
+        this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs, directPort: this.options.directPort })
         this.verifier = new CatalogVerifier(this)
         this.exchange = new CatalogExchange(this.catalog, () => this.localCatalogEntries(), {
           onEntries: () => {
