@@ -103,6 +103,8 @@ async function benchGrove(file: string, bytes: number, timeoutMs: number): Promi
         return { proc, home }
       })
       const stats = await Promise.all(downloaders.map((d) => d.proc.result))
+      // GROVE_TRACE=1: the downloaders' phase and memory traces (see main/core/fetch.ts).
+      if (process.env.GROVE_TRACE) for (const d of downloaders) log(`${d.proc.role} stderr:\n${d.proc.stderrTail()}`)
       for (const s of stats) if (s.exitCode !== 0) throw new Error(`grove ${s.role} failed (${s.exitCode ?? s.signal}): ${downloaders[0]?.proc.stderrTail()}`)
       const seconds = Math.max(...finishedAt)
       if (n === 1) diskPerModelByte = (await diskUsage(downloaders[0]!.home)) / bytes

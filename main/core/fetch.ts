@@ -9,13 +9,13 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type Hyperdrive from 'hyperdrive'
-import type Hyperblobs from 'hyperblobs'
 import type { BlobId } from 'hyperblobs'
 import { GroveError } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest, describeSchemaIssues, weightsFile, type ManifestFile } from '../../shared/manifest.js'
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
+import { downloadBlob } from './block-download.js'
 import { LiveExport } from './live-export.js'
 import { sleep } from './swarm.js'
 
@@ -85,13 +85,17 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   const finalPath = exportPath(grove, keyHex, file, opts)
   const keepExisting = await existingExport(finalPath, file)
   const blobs = await drive.getBlobs()
-  limitRequestsInFlight(blobs.core, blob)
   const partial = join(grove.home.tmpDir, `${keyHex}.partial`)
-  const live = keepExisting ? null : await LiveExport.create(partial, blobs.core, blob)
+  const live = keepExisting ? null : await LiveExport.create(partial, blob)
   trace('download start')
   try {
-    await live?.addLocalBlocks()
-    await downloadBlocks(blobs.core, blob, timeoutMs, opts, (index) => live?.add(index))
+    await downloadBlob(blobs.core, blob, {
+      timeoutMs,
+      signal: opts.signal,
+      onBlock: async (index, block) => live?.write(index, block),
+      onProgress: (bytes, total, peers) => opts.onEvent?.({ event: 'progress', bytes, total, peers }),
+      onTick: (blocks, peers) => trace(`downloading ${blocks}/${blob.blockLength} blocks, ${peers} peers`)
+    })
   } catch (err) {
     await live?.finish().catch(() => {})
     throw err
@@ -197,89 +201,6 @@ async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
   if (free < needed) {
     throw new GroveError('DISK_FULL', `Not enough disk space in ${grove.home.root}: the model needs about ${mb(needed)} MB (blocks and file), ${mb(free)} MB are free`)
   }
-}
-
-/**
- * Downloads the blob's blocks from all connected peers, calling `onBlock` with each new one;
- * gives up when no peer is left for `timeoutMs`.
- */
-async function downloadBlocks(core: Hyperblobs['core'], blob: BlobId, timeoutMs: number, opts: FetchOptions, onBlock: (index: number) => void): Promise<void> {
-  const start = blob.blockOffset
-  const end = blob.blockOffset + blob.blockLength
-  const total = blob.byteLength
-  const bytesPerBlock = total / Math.max(1, blob.blockLength)
-  let blocks = await countLocalBlocks(core, start, end)
-  const report = () =>
-    opts.onEvent?.({ event: 'progress', bytes: Math.min(total, Math.round(blocks * bytesPerBlock)), total, peers: core.peers.length })
-  // A block can come twice (Hypercore asks a second peer when the first is slow): count it once.
-  const seen = new Uint8Array(Math.ceil((end - start) / 8))
-  const onDownload = (index: number) => {
-    const i = index - start
-    if (i < 0 || index >= end || seen[i >> 3]! & (1 << (i & 7))) return
-    seen[i >> 3]! |= 1 << (i & 7)
-    blocks++
-    onBlock(index)
-  }
-  core.on('download', onDownload)
-  report()
-  const download = core.download({ start, end })
-  let lastPeerSeen = Date.now()
-  let failure: GroveError | null = null
-  let ticks = 0
-  const watchdog = setInterval(() => {
-    report()
-    if (++ticks % 8 === 0) trace(`downloading ${blocks}/${end - start} blocks, ${core.peers.length} peers`)
-    if (core.peers.length > 0) lastPeerSeen = Date.now()
-    else if (Date.now() - lastPeerSeen > timeoutMs) {
-      failure = new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(blocks * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`)
-      download.destroy()
-    }
-    if (opts.signal?.aborted) {
-      failure = new GroveError('BAD_INPUT', 'Fetch cancelled; run the same command again to resume')
-      download.destroy()
-    }
-  }, 250)
-  try {
-    await download.done()
-  } catch (err) {
-    throw failure ?? new GroveError('NO_PEERS', `Download failed: ${firstLine(err)}`)
-  } finally {
-    clearInterval(watchdog)
-    core.off('download', onDownload)
-  }
-  if (failure) throw failure
-  blocks = end - start
-  report()
-}
-
-/**
- * Hypercore keeps up to 48 requests in flight per TCP peer (16 to 512 on UDX, by round trip),
- * sized for 64 KiB blocks; with Grove's 1 MiB blocks that is 48 MiB per peer, and a downloader
- * serving three others while fetching held 460–535 MB. Aim for the same bytes in flight instead
- * (12 MiB per TCP peer), whatever the block size. There is no public API for this: the
- * replicator's own setter is used when present.
- */
-function limitRequestsInFlight(core: Hyperblobs['core'], blob: BlobId): void {
-  const replicator = (core as unknown as { core?: { replicator?: { setInflightRange?(min: number, max: number): void } } }).core?.replicator
-  const blockBytes = blob.byteLength / Math.max(1, blob.blockLength)
-  const blocksFor = (bytes: number, least: number, most: number) => Math.min(most, Math.max(least, Math.round(bytes / Math.max(1, blockBytes))))
-  replicator?.setInflightRange?.(blocksFor(4 * MIB, 4, 64), blocksFor(64 * MIB, 16, 512))
-}
-
-const MIB = 1024 * 1024
-
-async function countLocalBlocks(core: { has(start: number, end?: number): Promise<boolean> }, start: number, end: number): Promise<number> {
-  const CHUNK = 1024
-  let count = 0
-  for (let from = start; from < end; from += CHUNK) {
-    const to = Math.min(end, from + CHUNK)
-    if (await core.has(from, to)) {
-      count += to - from
-      continue
-    }
-    for (let i = from; i < to; i++) if (await core.has(i)) count++
-  }
-  return count
 }
 
 /** Where the fetched .gguf goes: --out, or the library's models folder. */

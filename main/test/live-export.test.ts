@@ -3,20 +3,12 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
-import { LiveExport, type BlockSource } from '../core/live-export.js'
+import { LiveExport } from '../core/live-export.js'
 import { Harness } from '../testing/harness.js'
 
 let h: Harness
 beforeEach(() => { h = new Harness() })
 afterEach(() => h.teardown())
-
-/** A core holding `blocks` from index `offset` on; `missing` ones answer null. */
-function source(offset: number, blocks: Buffer[], missing = new Set<number>()): BlockSource {
-  return {
-    get: async (index) => (missing.has(index) ? null : (blocks[index - offset] ?? null)),
-    has: async (index) => !missing.has(index) && blocks[index - offset] !== undefined
-  }
-}
 
 function blocksOf(sizes: number[]): Buffer[] {
   return sizes.map((size, i) => Buffer.alloc(size, 0x41 + i))
@@ -28,10 +20,10 @@ async function exportInOrder(sizes: number[], order: number[]): Promise<{ live: 
   const expected = Buffer.concat(blocks)
   const path = join(await h.tmpDir(), 'out.partial')
   const blob = { blockOffset: offset, blockLength: blocks.length, byteOffset: 12345, byteLength: expected.length }
-  const live = await LiveExport.create(path, source(offset, blocks), blob)
-  for (const i of order) live.add(offset + i)
-  live.add(offset - 1) // outside the blob: ignored
-  live.add(offset + blocks.length)
+  const live = await LiveExport.create(path, blob)
+  await Promise.all(order.map((i) => live.write(offset + i, blocks[i]!)))
+  await live.write(offset - 1, Buffer.alloc(1000, 1)) // outside the blob: ignored
+  await live.write(offset + blocks.length, Buffer.alloc(1000, 1))
   await live.finish()
   return { live, bytes: await readFile(path), expected }
 }
@@ -53,16 +45,16 @@ test('a first block too small for the blob turns the live export off', async () 
   assert.equal(live.usable, false)
 })
 
-test('a resumed export writes the blocks the core already has', async () => {
+test('a block never written stays a hole, and the writer says how much it wrote', async () => {
   const blocks = blocksOf([64, 64, 64, 10])
-  const path = join(await h.tmpDir(), 'resume.partial')
-  const blob = { blockOffset: 0, blockLength: 4, byteOffset: 0, byteLength: 202 }
-  const live = await LiveExport.create(path, source(0, blocks, new Set([2])), blob)
-  await live.addLocalBlocks()
-  live.add(2)
+  const path = join(await h.tmpDir(), 'holes.partial')
+  const live = await LiveExport.create(path, { blockOffset: 0, blockLength: 4, byteOffset: 0, byteLength: 202 })
+  for (const i of [3, 0, 1]) await live.write(i, blocks[i]!)
   await live.finish()
   const bytes = await readFile(path)
+  assert.equal(bytes.length, 202)
+  assert.equal(live.written, 138)
   assert.deepEqual(bytes.subarray(0, 128), Buffer.concat(blocks.slice(0, 2)))
   assert.deepEqual(bytes.subarray(192), blocks[3])
-  assert.ok(bytes.subarray(128, 192).every((b) => b === 0), 'the block the core lacks stays a hole')
+  assert.ok(bytes.subarray(128, 192).every((b) => b === 0))
 })

@@ -39,6 +39,7 @@ declare module 'hypercore' {
     info(opts?: { storage?: boolean }): Promise<{ length: number; contiguousLength: number; byteLength: number; storage?: unknown }>
     findingPeers(): () => void
     setActive(active: boolean): void
+    session(opts?: { wait?: boolean; timeout?: number }): Hypercore
   }
 }
 
