@@ -23,8 +23,16 @@ export interface BlockDownloadOptions {
   onTick?(blocks: number, peers: number): void
 }
 
-/** Gets open at once: enough to keep every peer's requests in flight (see below). */
-const WINDOW = 64
+/**
+ * Gets open at once. More than every peer can have in flight (see limitRequestsInFlight): a
+ * peer with room for more requests than there are blocks left to ask for takes blocks already
+ * asked of another peer (Hypercore's "hotswap"), and the same block then comes twice.
+ */
+const WINDOW = 256
+/** Blocks received but not yet in the file; while this many wait, no new gets are opened. */
+const MAX_UNWRITTEN = 16
+/** Reads of stored blocks open at once (each holds a block until it is written). */
+const STORED_WINDOW = 8
 
 export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDownloadOptions): Promise<void> {
   limitRequestsInFlight(core, blob)
@@ -38,17 +46,17 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
   let finished = 0
   let finishedNew = 0
   let failure: Error | null = null
-  const done = () => stored + finishedNew
-  const report = () => opts.onProgress(Math.min(total, Math.round(done() * bytesPerBlock)), total, core.peers.length)
+  const held = () => stored + finishedNew
+  const report = () => opts.onProgress(Math.min(total, Math.round(held() * bytesPerBlock)), total, core.peers.length)
 
   let lastPeerSeen = Date.now()
   let ticks = 0
   const watchdog = setInterval(() => {
     report()
-    if (++ticks % 8 === 0) opts.onTick?.(done(), core.peers.length)
+    if (++ticks % 8 === 0) opts.onTick?.(held(), core.peers.length)
     if (core.peers.length > 0) lastPeerSeen = Date.now()
     else if (Date.now() - lastPeerSeen > opts.timeoutMs) {
-      fail(new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(done() * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`))
+      fail(new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(held() * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`))
     }
     if (opts.signal?.aborted) fail(new GroveError('BAD_INPUT', 'Fetch cancelled; run the same command again to resume'))
   }, 250)
@@ -64,16 +72,22 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     settle(err)
   }
   let active = 0
+  let unwritten = 0
   const launch = (): void => {
-    while (active < WINDOW && next < count && !failure) {
+    while (active < (next < stored ? STORED_WINDOW : WINDOW) && unwritten < MAX_UNWRITTEN && next < count && !failure) {
       const position = next++
       const index = start + order[position]!
       active++
       session
         .get(index)
-        .then((block) => {
+        .then(async (block) => {
           if (!block) throw new Error(`block ${index} is missing`)
-          return opts.onBlock(index, block)
+          unwritten++
+          try {
+            await opts.onBlock(index, block)
+          } finally {
+            unwritten--
+          }
         })
         .then(
           () => {
@@ -128,12 +142,13 @@ async function downloadOrder(core: Hypercore, start: number, count: number): Pro
  * Hypercore keeps up to 48 requests in flight per TCP peer (16 to 512 on UDX, by round trip),
  * sized for 64 KiB blocks; with Grove's 1 MiB blocks that is 48 MiB per peer, and a downloader
  * serving three others while fetching held 460–535 MB. Aim for the same bytes in flight instead
- * (12 MiB per TCP peer), whatever the block size. There is no public API for this: the
- * replicator's own setter is used when present.
+ * (18 MiB per TCP peer), whatever the block size; but keep a full peer at 16 requests or more,
+ * below which Hypercore starts asking it for blocks in flight elsewhere. There is no public API
+ * for this: the replicator's own setter is used when present.
  */
 function limitRequestsInFlight(core: Hypercore, blob: BlobId): void {
   const replicator = (core as unknown as { core?: { replicator?: { setInflightRange?(min: number, max: number): void } } }).core?.replicator
   const blockBytes = blob.byteLength / Math.max(1, blob.blockLength)
   const blocksFor = (bytes: number, least: number, most: number) => Math.min(most, Math.max(least, Math.round(bytes / Math.max(1, blockBytes))))
-  replicator?.setInflightRange?.(blocksFor(4 * MIB, 4, 64), blocksFor(64 * MIB, 16, 512))
+  replicator?.setInflightRange?.(blocksFor(6 * MIB, 6, 96), blocksFor(64 * MIB, 18, 512))
 }

@@ -46,6 +46,8 @@ declare module 'hypercore' {
 declare module 'hypercore-storage' {
   export default class CoreStorage {
     constructor(dir: string, opts?: { writeBufferSize?: number; blobGarbageCollectionAgeCutOff?: number; blockCache?: boolean; treeCache?: { maxSize: number } })
+    /** Compacts the whole database (RocksDB compactRange with no bounds). */
+    compact(opts?: { blobGarbageCollectionPolicy?: number; blobGarbageCollectionAgeCutoff?: number; bottommostLevelCompaction?: number }): Promise<void>
   }
 }
 
