@@ -140,15 +140,16 @@ async function downloadOrder(core: Hypercore, start: number, count: number): Pro
 
 /**
  * Hypercore keeps up to 48 requests in flight per TCP peer (16 to 512 on UDX, by round trip),
- * sized for 64 KiB blocks; with Grove's 1 MiB blocks that is 48 MiB per peer, and a downloader
- * serving three others while fetching held 460–535 MB. Aim for the same bytes in flight instead
- * (18 MiB per TCP peer), whatever the block size; but keep a full peer at 16 requests or more,
- * below which Hypercore starts asking it for blocks in flight elsewhere. There is no public API
- * for this: the replicator's own setter is used when present.
+ * sized for 64 KiB blocks; with 1 MiB blocks that was 48 MiB per peer, and a downloader serving
+ * three others while fetching held 460–535 MB. Aim for ~4 MiB in flight per TCP peer whatever
+ * the block size, but never below 16 requests for a full peer: below that Hypercore starts
+ * asking it for blocks already in flight elsewhere ("hotswap"). There is no public API for
+ * this: the replicator's own setter is used when present.
  */
 function limitRequestsInFlight(core: Hypercore, blob: BlobId): void {
   const replicator = (core as unknown as { core?: { replicator?: { setInflightRange?(min: number, max: number): void } } }).core?.replicator
-  const blockBytes = blob.byteLength / Math.max(1, blob.blockLength)
-  const blocksFor = (bytes: number, least: number, most: number) => Math.min(most, Math.max(least, Math.round(bytes / Math.max(1, blockBytes))))
-  replicator?.setInflightRange?.(blocksFor(6 * MIB, 6, 96), blocksFor(64 * MIB, 18, 512))
+  const blockBytes = Math.max(1, blob.byteLength / Math.max(1, blob.blockLength))
+  const perPeer = Math.max(16, Math.round((4 * MIB) / blockBytes))
+  // Over TCP a peer gets min(max, 3 × min) requests; over UDX min, scaled up by round trip to max.
+  replicator?.setInflightRange?.(Math.max(6, Math.ceil(perPeer / 3)), Math.min(512, perPeer))
 }

@@ -104,6 +104,14 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
   return { link, keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
 }
 
+/**
+ * The drive's block size: each chunk read becomes one Hypercore block. With Hyperblobs' 64 KiB,
+ * per-block work (a request, a Merkle proof, a RocksDB write) dominated; with 1 MiB, Hypercore's
+ * 16 or more requests per peer meant 16 MiB or more in flight per peer, and memory. 512 KiB
+ * was the fastest 1→4 of 256 KiB, 512 KiB and 1 MiB (npm run bench:transfer, 512 MiB model).
+ */
+const BLOCK_BYTES = 512 * 1024
+
 /** Streams the file into the drive once, hashing the bytes as they pass. */
 async function writeWeights(
   path: string,
@@ -121,7 +129,7 @@ async function writeWeights(
       cb(null, chunk)
     }
   })
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), tap, sink)
+  await pipeline(createReadStream(path, { highWaterMark: BLOCK_BYTES }), tap, sink)
   if (done !== total) throw new GroveError('BAD_INPUT', `${path} changed while it was being shared (${done} of ${total} bytes read)`)
   return hash.digest('hex')
 }
