@@ -62,6 +62,8 @@ test('in B, a person sees A among the peers', async ({ page }) => {
   await expect(page.getByRole('heading', { level: 1, name: 'Peers' })).toBeVisible()
   await expect(page.locator(`[data-testid="peer"][data-key="${peerA}"]`)).toBeVisible({ timeout: 60_000 })
   await expect(page.getByTestId('peer').filter({ hasText: peerA })).toBeVisible()
+  // Both run in one network namespace: A's address takes TCP, so the link is direct.
+  await expect(page.locator(`[data-testid="peer"][data-key="${peerA}"] [data-testid="peer-transport"]`)).toHaveText('direct TCP', { timeout: 15_000 })
   await snap(page, 'peers')
 })
 

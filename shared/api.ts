@@ -125,6 +125,8 @@ export const PeerInfo = z.object({
   publicKey: z.string(),
   host: z.string().optional(),
   port: z.number().optional(),
+  /** What carries the data: a direct TCP link, the holepunched UDP connection, or null (deciding). */
+  transport: z.enum(['tcp', 'udx']).nullable().optional(),
   connectedAt: z.number(),
   rooms: z.array(z.string()),
   uploadedBytes: z.number(),

@@ -70,6 +70,7 @@ export function peerInfos(grove: Grove): PeerInfo[] {
       publicKey: peer.publicKey,
       host: peer.host,
       port: peer.port,
+      transport: peer.transport,
       connectedAt: peer.connectedAt,
       rooms: rooms.filter((r) => r.peers.has(peer.publicKey)).map((r) => r.id),
       uploadedBytes: traffic.uploadedBytes,

@@ -8,6 +8,9 @@ import { ErrorNotice } from '../components/ErrorNotice.js'
 import { Loading, PageHeader } from '../components/PageHeader.js'
 import { formatBytes, formatSpeed, timeAgo } from '../format.js'
 
+const TRANSPORT_HELP =
+  'Direct TCP when this peer can reach the other one by address (same LAN, a server); otherwise the holepunched UDP connection, which is slower.'
+
 interface Rate {
   up: number
   down: number
@@ -95,7 +98,14 @@ export function PeersView({ peers }: { peers: CallState<CallResult<'peers.list'>
                         <CopyButton text={p.publicKey} />
                       </div>
                     </td>
-                    <td className="mono">{p.host ? `${p.host}${p.port ? `:${p.port}` : ''}` : <span className="muted">relayed</span>}</td>
+                    <td>
+                      <span className="mono">{p.host ? `${p.host}${p.port ? `:${p.port}` : ''}` : <span className="muted">relayed</span>}</span>
+                      {p.transport !== undefined && (
+                        <div className="muted small" data-testid="peer-transport" title={TRANSPORT_HELP}>
+                          {p.transport === 'tcp' ? 'direct TCP' : p.transport === 'udx' ? 'UDP, holepunched' : 'connecting…'}
+                        </div>
+                      )}
+                    </td>
                     <td>{p.rooms.length > 0 ? p.rooms.map((r) => roomName.get(r) ?? `${r.slice(0, 8)}…`).join(', ') : <span className="muted">—</span>}</td>
                     <td title={new Date(p.connectedAt).toLocaleString()}>{timeAgo(p.connectedAt)}</td>
                     <td className="num">
