@@ -1,7 +1,6 @@
 // Reading what a GGUF file is: its metadata through node-llama-cpp's reader (Grove has no GGUF
 // parser of its own) and its sha256, streamed so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import type { GgufFileInfo, GgufInsights } from 'node-llama-cpp'
 import { GroveError } from '../../shared/errors.js'
@@ -54,11 +53,21 @@ export async function inspectGguf(path: string): Promise<GgufSummary> {
 /** sha256 of a file, streamed in large chunks. `onProgress` gets bytes hashed so far. */
 export async function sha256File(path: string, onProgress?: (bytes: number) => void): Promise<string> {
   const hash = createHash('sha256')
-  let done = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
-    hash.update(chunk as Buffer)
-    done += (chunk as Buffer).length
-    onProgress?.(done)
+  // One buffer, read into again and again: a stream would allocate a new one per chunk, and
+  // every ~64 MB of those makes V8 run a full garbage collection.
+  const buffer = Buffer.allocUnsafe(4 * 1024 * 1024)
+  const file = await open(path, 'r')
+  try {
+    let done = 0
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null)
+      if (bytesRead === 0) break
+      hash.update(buffer.subarray(0, bytesRead))
+      done += bytesRead
+      onProgress?.(done)
+    }
+  } finally {
+    await file.close()
   }
   return hash.digest('hex')
 }
