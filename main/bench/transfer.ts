@@ -4,7 +4,7 @@
 // Runs inside a fresh network namespace (npm script), every process on loopback.
 //   node dist/main/bench/transfer.js [--size-mib 1024] [--downloaders 1,4] [--skip-references]
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { diskUsage } from '../core/disk.js'
@@ -128,6 +128,11 @@ function summary(grove: GroveBench, references: BenchResult[]): string {
     const refs = references.filter((x) => x.downloaders === r.downloaders && x.system !== 'grove')
     const ratios = refs.map((x) => `${x.system} ${(r.mbps / x.mbps).toFixed(2)}×`).join(', ')
     lines.push(`  ${r.name}: ${r.mbps.toFixed(1)} MB/s per downloader (${r.seconds.toFixed(2)} s)${ratios ? `; vs ${ratios}` : ''}`)
+  }
+  // On a small machine the swarm runs out of CPU before it runs out of network: say how close.
+  for (const r of grove.results) {
+    const cpu = r.processes.filter((p) => p.role.startsWith('downloader')).reduce((sum, p) => sum + p.cpuSeconds, 0)
+    lines.push(`  ${r.name}: the downloaders used ${cpu.toFixed(1)} CPU s in ${r.seconds.toFixed(1)} s, ${(cpu / r.seconds).toFixed(2)} of this machine's ${availableParallelism()} cores (the seeder's on top)`)
   }
   const one = grove.results.find((r) => r.downloaders === 1)
   const four = grove.results.find((r) => r.downloaders === 4)
