@@ -18,6 +18,7 @@ import NoiseSecretStream from '@hyperswarm/secret-stream'
 import c from 'compact-encoding'
 import Protomux, { type Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
+import { GroveError } from '../../shared/errors.js'
 
 export const DIRECT_PROTOCOL = 'grove/direct/v1'
 /** How long a peer may take to open the channel before we replicate over UDX. */
@@ -73,12 +74,16 @@ export class DirectLinks {
     if (this.options.port === null) return
     const server = createServer((socket) => this.onInbound(socket))
     server.on('error', () => {})
+    const port = this.options.port
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(this.options.port ?? 0, () => {
+      server.listen(port, () => {
         server.off('error', reject)
         resolve()
       })
+    }).catch((err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is in use' : err.code === 'EACCES' ? 'is not allowed' : `failed (${err.message})`
+      throw new GroveError('BAD_INPUT', `TCP port ${port} for direct links ${why}: choose another --tcp-port, or --no-tcp`)
     })
     this.server = server
     const address = server.address()
