@@ -122,21 +122,19 @@ export class DirectLinks {
 
   private onChannelOpen(link: PeerLink, remotePort: number): void {
     if (link.transport) return
-    const host = link.conn.rawStream?.remoteHost
     // Both sides see both ports, so both take this branch together.
-    if (!remotePort || !this.listeningPort || !host) return this.useUdx(link)
+    if (!remotePort || !this.listeningPort) return this.useUdx(link)
     if (!link.isInitiator) {
       this.restartTimer(link, RESPONDER_WAIT_MS)
       return
     }
+    const host = link.conn.rawStream?.remoteHost
+    if (!host) return this.useUdx(link)
     this.restartTimer(link, DIAL_MS + 1000)
     void this.dial(link, host, remotePort).then((stream) => {
       if (stream && !link.transport && this.links.has(link.conn)) return this.useTcp(link, stream)
       stream?.destroy()
-      if (!link.transport) {
-        link.fallback?.send(0)
-        this.useUdx(link)
-      }
+      this.useUdx(link)
     })
   }
 
@@ -208,6 +206,8 @@ export class DirectLinks {
   private useUdx(link: PeerLink): void {
     if (link.transport || !this.links.has(link.conn)) return
     this.clearTimer(link)
+    // The responder waits for the initiator's word: tell it, whatever the reason.
+    if (link.isInitiator) link.fallback?.send(0)
     link.transport = 'udx'
     this.options.replicate(link.conn)
   }
