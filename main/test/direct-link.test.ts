@@ -2,11 +2,13 @@
 // local testnet inside a network namespace.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, test } from 'node:test'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type { SwarmConnection } from 'hyperswarm'
+import { DirectLinks } from '../core/direct-link.js'
 import { sha256File } from '../core/gguf.js'
 import type { Grove } from '../core/grove.js'
 import { Harness, waitFor, withTimeout } from '../testing/harness.js'
@@ -93,4 +95,41 @@ test('strangers on the direct-link port are cut off; peers are not disturbed', a
   const fetched = await b.fetch(shared.link, { timeoutMs: 20_000 })
   assert.equal(await sha256File(fetched.path), shared.sha256)
   await waitFor(() => transportTo(b, a) === 'tcp', 5000, 'a direct link to A')
+})
+
+test('a dial that is refused falls back to UDX on both sides at once, not after the responder gives up', async () => {
+  const keyA = NoiseSecretStream.keyPair()
+  const keyB = NoiseSecretStream.keyPair()
+  const replicated: Record<'a' | 'b', unknown[]> = { a: [], b: [] }
+  const a = new DirectLinks({ keyPair: keyA, port: 0, replicate: (s) => replicated.a.push(s) })
+  const b = new DirectLinks({ keyPair: keyB, port: 0, replicate: (s) => replicated.b.push(s) })
+  await a.listen()
+  await b.listen()
+  h.onTeardown(() => a.close())
+  h.onTeardown(() => b.close())
+  // A still tells peers its port, but nothing answers there any more: B's dial is refused.
+  await new Promise((resolve) => (a as unknown as { server: Server }).server.close(resolve))
+
+  // The swarm connection between them, as Hyperswarm would hand it over (B dialled A).
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  h.onTeardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+  const rawB = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port })
+  const rawA = await accepted
+  const connB = new NoiseSecretStream(true, rawB, { keyPair: keyB })
+  const connA = new NoiseSecretStream(false, rawA, { keyPair: keyA })
+  await Promise.all([connA.opened, connB.opened])
+  h.onTeardown(() => { connA.destroy(); connB.destroy() })
+  for (const raw of [rawA, rawB]) Object.assign(raw, { remoteHost: '127.0.0.1' })
+
+  const started = Date.now()
+  a.attach(connA as unknown as SwarmConnection)
+  b.attach(connB as unknown as SwarmConnection)
+  await waitFor(() => replicated.a.length > 0 && replicated.b.length > 0, 10_000, 'both sides replicating')
+  assert.equal(replicated.a[0], connA, 'A replicates over the swarm connection')
+  assert.equal(replicated.b[0], connB, 'B replicates over the swarm connection')
+  assert.equal(a.transportOf(connA as unknown as SwarmConnection), 'udx')
+  assert.equal(b.transportOf(connB as unknown as SwarmConnection), 'udx')
+  assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`)
 })

@@ -212,6 +212,7 @@ declare module '@hyperswarm/secret-stream' {
   import { Duplex } from 'node:stream'
   export default class NoiseSecretStream extends Duplex {
     constructor(isInitiator: boolean, rawStream: Duplex | null, opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer }; remotePublicKey?: Buffer })
+    static keyPair(seed?: Buffer): { publicKey: Buffer; secretKey: Buffer }
     readonly isInitiator: boolean
     remotePublicKey: Buffer | null
     handshakeHash: Buffer | null
