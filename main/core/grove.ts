@@ -54,6 +54,9 @@ function openStorage(dir: string): CoreStorage {
   return new CoreStorage(dir, { writeBufferSize: 16 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
 }
 
+/** How long an empty room is looked up again (every 2 s) after joining it. */
+const ROOM_LOOKUP_MS = 120_000
+
 /** rocksdb-native's constants.garbageCollectionPolicy.FORCE */
 const FORCE_BLOB_GC = 1
 
@@ -75,6 +78,8 @@ export class Grove extends ReadyResource {
   private _swarm: SwarmNetwork | null = null
   private readonly drives = new Map<string, Promise<Hyperdrive>>()
   private readonly seeded = new Set<string>()
+  /** Rooms still being looked up again because nobody is in them yet (see joinRoom). */
+  private readonly roomLookups = new Map<string, AbortController>()
 
   constructor(private readonly options: GroveOptions = {}) {
     super()
@@ -116,6 +121,8 @@ export class Grove extends ReadyResource {
   }
 
   protected override async _close(): Promise<void> {
+    for (const stop of this.roomLookups.values()) stop.abort()
+    this.roomLookups.clear()
     this.verifier?.stop()
     if (this._swarm) await this._swarm.close()
     this.exchange = null
@@ -195,9 +202,22 @@ export class Grove extends ReadyResource {
   joinRoom(room: Room): void {
     this.requireExchange().addRoom(room)
     this.swarm.join(room.topic, { server: true, client: true })
+    // Two peers that join at the same moment both look the room up before either has announced
+    // and can miss each other for minutes: look again while the room is empty, for a while.
+    const id = bytesToHex(room.topic)
+    this.roomLookups.get(id)?.abort()
+    const stop = new AbortController()
+    this.roomLookups.set(id, stop)
+    const until = Date.now() + ROOM_LOOKUP_MS
+    void this.swarm
+      .refreshUntil(room.topic, () => this.peersInRoom(room).length > 0 || Date.now() > until, stop.signal)
+      .finally(() => {
+        if (this.roomLookups.get(id) === stop) this.roomLookups.delete(id)
+      })
   }
 
   async leaveRoom(room: Room): Promise<void> {
+    this.roomLookups.get(bytesToHex(room.topic))?.abort()
     this.requireExchange().removeRoom(room)
     await this.swarm.leave(room.topic)
   }
