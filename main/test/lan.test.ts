@@ -143,6 +143,9 @@ test('offline LAN: hosts find each other with no configuration; share, fetch, ro
   assert.ok(tables.length >= 3, `DHT tables traced: ${tables.join(', ')}`)
   for (const host of tables) assert.match(host, /^10\.213\.0\.\d+$/, 'LAN mode knows only LAN addresses')
 
+  // A polls its interfaces every 2 s; C may be done sooner than that after the cut.
+  await waitFor(() => /network change: lan0 10\.213\.0\.1 -> none/.test(seederA.proc.stderr), 15_000, 'A noticing its cable was pulled')
+
   // A's cable goes back in; with B gone, a newcomer that was given no --lan (it switches to LAN
   // mode by itself when no public bootstrap node answers) sees A's catalog again: A recovered.
   a.link(true)
