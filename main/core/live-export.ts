@@ -37,11 +37,6 @@ export class LiveExport {
     return !this.disabled && !this.failed
   }
 
-  /** The first write error, if any (a full disk). */
-  get error(): Error | null {
-    return this.failed
-  }
-
   /** Writes block `index` of the core (blocks outside the blob are ignored). */
   async write(index: number, block: Buffer): Promise<void> {
     const { blockOffset, blockLength } = this.blob
