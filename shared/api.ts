@@ -23,8 +23,11 @@ export const LibraryItem = z.object({
   seeding: z.boolean(),
   path: z.string().nullable(),
   license: z.string().nullable(),
-  /** Bytes on disk: the drive's blocks (seeding copy) and the loadable file Grove wrote. */
-  disk: z.object({ blockBytes: z.number(), fileBytes: z.number() })
+  /**
+   * Bytes on disk: a separate seeding copy in the store (none when the model seeds in place from
+   * its file) and the loadable file Grove wrote.
+   */
+  disk: z.object({ blockBytes: z.number(), fileBytes: z.number(), inPlace: z.boolean() })
 })
 export type LibraryItem = z.infer<typeof LibraryItem>
 

@@ -111,8 +111,8 @@ export async function installMockGrove(page: Page, options: MockOptions = {}): P
   const library: LibraryItem[] = options.emptyLibrary
     ? []
     : [
-        { link: BASE.link, name: BASE.name, kind: 'model', sha256: BASE.sha, size: 2_400_000, origin: 'shared', complete: true, seeding: true, path: '/home/ada/models/tiny-llama-64.gguf', license: 'apache-2.0', disk: { blockBytes: 2_400_000, fileBytes: 0 } },
-        { link: ADAPTER.link, name: ADAPTER.name, kind: 'adapter', sha256: ADAPTER.sha, size: 80_000, origin: 'fetched', complete: true, seeding: true, path: '/home/ada/.local/share/grove/models/poetry.gguf', license: 'mit', disk: { blockBytes: 80_000, fileBytes: 80_000 } }
+        { link: BASE.link, name: BASE.name, kind: 'model', sha256: BASE.sha, size: 2_400_000, origin: 'shared', complete: true, seeding: true, path: '/home/ada/models/tiny-llama-64.gguf', license: 'apache-2.0', disk: { blockBytes: 0, fileBytes: 0, inPlace: true } },
+        { link: ADAPTER.link, name: ADAPTER.name, kind: 'adapter', sha256: ADAPTER.sha, size: 80_000, origin: 'fetched', complete: true, seeding: true, path: '/home/ada/.local/share/grove/models/poetry.gguf', license: 'mit', disk: { blockBytes: 80_000, fileBytes: 80_000, inPlace: false } }
       ]
   const catalog: CatalogItem[] = [
     catalogItem(BASE, 'model', { local: true, seeders: 3 }),

@@ -57,6 +57,8 @@ interface GroveBench {
   results: BenchResult[]
   share: ProcessStats
   diskPerModelByte: number
+  /** The sharer's home (its store), per byte of the model it seeds out of the user's own file. */
+  seederDiskPerModelByte: number
   uploads: Array<{ downloaders: number; uploadedBytes: number[] }>
 }
 
@@ -73,6 +75,7 @@ async function benchGrove(file: string, bytes: number, timeoutMs: number): Promi
     const share = measureProcess(process.execPath, [GROVE_BIN, '--home', seederHome, '--json', 'share', file], { role: 'grove share', timeoutMs })
     const link = String(await jsonField(share, (l) => typeof l.link === 'string', 'link', timeoutMs))
     const shareStats = await share.result
+    const seederDiskPerModelByte = (await diskUsage(seederHome)) / bytes
 
     const seeder = measureProcess(process.execPath, [GROVE_BIN, '--home', seederHome, ...net, '--json', 'seed'], { role: 'seeder', timeoutMs: timeoutMs * 4 })
     running.push(seeder)
@@ -114,7 +117,7 @@ async function benchGrove(file: string, bytes: number, timeoutMs: number): Promi
     }
     const seederStats = await seeder.kill('SIGTERM')
     for (const r of results) r.processes.push(seederStats)
-    return { results, share: shareStats, diskPerModelByte, uploads }
+    return { results, share: shareStats, diskPerModelByte, seederDiskPerModelByte, uploads }
   } finally {
     for (const p of running) if (!p.exited) await p.kill('SIGTERM')
   }
@@ -141,7 +144,8 @@ function summary(grove: GroveBench, references: BenchResult[]): string {
   const groveProcs = [grove.share, ...grove.results.flatMap((r) => r.processes)]
   const peak = Math.max(...groveProcs.map((p) => p.peakRssBytes))
   lines.push(`  peak RSS of any Grove process: ${(peak / 1e6).toFixed(0)} MB (target < ${PEAK_RSS_TARGET / 1e6} MB) ${peak < PEAK_RSS_TARGET ? 'OK' : 'OVER'}`)
-  lines.push(`  disk per model byte on a downloader (drive blocks + exported .gguf): ${grove.diskPerModelByte.toFixed(2)}`)
+  lines.push(`  disk per model byte on a downloader that seeds it (store + .gguf, blocks served from the .gguf): ${grove.diskPerModelByte.toFixed(3)}`)
+  lines.push(`  disk per model byte in the sharer's home (besides the shared file itself): ${grove.seederDiskPerModelByte.toFixed(3)}`)
   return lines.join('\n')
 }
 

@@ -66,6 +66,8 @@ export class CommandContext {
       // Network switches (to LAN mode when no bootstrap node answers, a moved laptop) go to stderr,
       // even with --json, whose stdout stays for results.
       if (grove.hasNetwork) grove.swarm.events.on('network', (_status: unknown, reason: string) => process.stderr.write(`Network: ${reason}\n`))
+      for (const message of grove.warnings) process.stderr.write(`Warning: ${message}\n`)
+      grove.events.on('warning', (message: string) => process.stderr.write(`Warning: ${message}\n`))
       return await work(grove, stop.signal)
     } finally {
       await grove.close()

@@ -1,11 +1,8 @@
-// Downloads a blob's blocks from every connected peer. Rather than a range download, whose
-// blocks land in storage unseen, it keeps a window of `get`s open: Hypercore hands each verified
-// block to its waiting `get` straight off the wire, and the block goes into the .gguf at once,
-// with no read back out of RocksDB (a copy, and a checksum once flushed) and no second buffer.
+// Downloads a blob's blocks from every connected peer, keeping a window of `get`s open (each
+// block is verified, then stored: in the model's file when it has one, see file-blocks.ts).
 // Blocks are asked for in a random order, as BitTorrent picks pieces, so that downloaders
-// starting together hold different blocks early and can serve each other. Blocks already stored
-// (a resumed fetch) come first, out of storage through the same `get`s, and count as done from
-// the start.
+// starting together hold different blocks early and can serve each other. Blocks already held
+// (a resumed fetch) count as done from the start.
 import type { BlobId } from 'hyperblobs'
 import type Hypercore from 'hypercore'
 import { GroveError } from '../../shared/errors.js'
@@ -17,8 +14,8 @@ export interface BlockDownloadOptions {
   /** How long to go on without any peer before giving up. */
   timeoutMs: number
   signal?: AbortSignal
-  /** Each block, once (verified; from a peer or from storage). */
-  onBlock(index: number, block: Buffer): Promise<void>
+  /** A storage failure (a full disk, say) that should stop the download. */
+  failure?(): Error | null
   onProgress(bytes: number, total: number, peers: number): void
   onTick?(blocks: number, peers: number): void
 }
@@ -29,36 +26,39 @@ export interface BlockDownloadOptions {
  * asked of another peer (Hypercore's "hotswap"), and the same block then comes twice.
  */
 const WINDOW = 256
-/** Blocks received but not yet in the file; while this many wait, no new gets are opened. */
-const MAX_UNWRITTEN = 16
-/** Reads of stored blocks open at once (each holds a block until it is written). */
-const STORED_WINDOW = 8
 
 export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDownloadOptions): Promise<void> {
   limitRequestsInFlight(core, blob)
+  resumePausedPeers(core)
   const start = blob.blockOffset
   const count = blob.blockLength
   const total = blob.byteLength
   const bytesPerBlock = total / Math.max(1, count)
   const session = core.session()
   const { order, stored } = await downloadOrder(core, start, count)
-  let next = 0
-  let finished = 0
-  let finishedNew = 0
+  let next = stored
+  let finished = stored
   let failure: Error | null = null
-  const held = () => stored + finishedNew
+  const held = () => finished
   const report = () => opts.onProgress(Math.min(total, Math.round(held() * bytesPerBlock)), total, core.peers.length)
 
   let lastPeerSeen = Date.now()
+  let lastProgress = { at: Date.now(), blocks: finished }
   let ticks = 0
   const watchdog = setInterval(() => {
     report()
+    const now = Date.now()
     if (++ticks % 8 === 0) opts.onTick?.(held(), core.peers.length)
-    if (core.peers.length > 0) lastPeerSeen = Date.now()
-    else if (Date.now() - lastPeerSeen > opts.timeoutMs) {
-      fail(new GroveError('NO_PEERS', `Every peer serving this model left; ${Math.round(held() * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`))
+    if (finished !== lastProgress.blocks) lastProgress = { at: now, blocks: finished }
+    const saved = `${Math.round(held() * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`
+    if (core.peers.length > 0) lastPeerSeen = now
+    else if (now - lastPeerSeen > opts.timeoutMs) fail(new GroveError('NO_PEERS', `Every peer serving this model left; ${saved}`))
+    if (core.peers.length > 0 && now - lastProgress.at > opts.timeoutMs) {
+      fail(new GroveError('NO_PEERS', `Stalled: ${core.peers.length} peer(s) connected, but none sent a block for ${Math.round(opts.timeoutMs / 1000)} s (they may not have the rest); ${saved}`))
     }
     if (opts.signal?.aborted) fail(new GroveError('BAD_INPUT', 'Fetch cancelled; run the same command again to resume'))
+    const storageFailure = opts.failure?.()
+    if (storageFailure) fail(writeError(storageFailure, Math.round(held() * bytesPerBlock), total))
   }, 250)
 
   let settle: (err?: Error) => void = () => {}
@@ -72,27 +72,18 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     settle(err)
   }
   let active = 0
-  let unwritten = 0
   const launch = (): void => {
-    while (active < (next < stored ? STORED_WINDOW : WINDOW) && unwritten < MAX_UNWRITTEN && next < count && !failure) {
-      const position = next++
-      const index = start + order[position]!
+    while (active < WINDOW && next < count && !failure) {
+      const index = start + order[next++]!
       active++
       session
         .get(index)
-        .then(async (block) => {
+        .then((block) => {
           if (!block) throw new Error(`block ${index} is missing`)
-          unwritten++
-          try {
-            await opts.onBlock(index, block)
-          } finally {
-            unwritten--
-          }
         })
         .then(
           () => {
             active--
-            if (position >= stored) finishedNew++
             if (++finished === count) settle()
             else launch()
           },
@@ -101,7 +92,7 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     }
   }
   report()
-  if (count === 0) settle()
+  if (finished === count) settle()
   launch()
   try {
     await allDone
@@ -113,8 +104,8 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
 }
 
 /**
- * Block positions 0 … count-1 to ask for: the `stored` ones the core already has first, in
- * order, then the others in a random order (Fisher–Yates).
+ * Block positions 0 … count-1: the `stored` ones the core already has first, in order, then
+ * the others, to ask for, in a random order (Fisher–Yates).
  */
 async function downloadOrder(core: Hypercore, start: number, count: number): Promise<{ order: Uint32Array; stored: number }> {
   const order = new Uint32Array(count)
@@ -138,6 +129,14 @@ async function downloadOrder(core: Hypercore, start: number, count: number): Pro
   return { order, stored }
 }
 
+function writeError(err: Error, held: number, total: number): GroveError {
+  const saved = `${held} of ${total} bytes are saved; free some space and run the same command again to resume`
+  if ((err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || (err as NodeJS.ErrnoException).code === 'ENOSPC') {
+    return new GroveError('DISK_FULL', `The disk is full: ${saved}`)
+  }
+  return new GroveError('INTERNAL', `Could not store the download: ${firstLine(err)}. ${saved}`)
+}
+
 /**
  * Hypercore keeps up to 48 requests in flight per TCP peer (16 to 512 on UDX, by round trip),
  * sized for 64 KiB blocks; with 1 MiB blocks that was 48 MiB per peer, and a downloader serving
@@ -147,9 +146,34 @@ async function downloadOrder(core: Hypercore, start: number, count: number): Pro
  * this: the replicator's own setter is used when present.
  */
 function limitRequestsInFlight(core: Hypercore, blob: BlobId): void {
-  const replicator = (core as unknown as { core?: { replicator?: { setInflightRange?(min: number, max: number): void } } }).core?.replicator
+  const replicator = replicatorOf(core)
   const blockBytes = Math.max(1, blob.byteLength / Math.max(1, blob.blockLength))
   const perPeer = Math.max(16, Math.round((4 * MIB) / blockBytes))
   // Over TCP a peer gets min(max, 3 × min) requests; over UDX min, scaled up by round trip to max.
   replicator?.setInflightRange?.(Math.max(6, Math.ceil(perPeer / 3)), Math.min(512, perPeer))
+}
+
+interface Replicator {
+  peers?: Array<{ paused?: boolean }>
+  setInflightRange?(min: number, max: number): void
+  updateAll?(): void
+}
+
+function replicatorOf(core: Hypercore): Replicator | undefined {
+  return (core as unknown as { core?: { replicator?: Replicator } }).core?.replicator
+}
+
+/**
+ * Hypercore stops asking a peer for more once a block from it could not be stored (a full disk)
+ * and never starts again on that connection. A fetch started again, space freed, asks again.
+ */
+function resumePausedPeers(core: Hypercore): void {
+  const replicator = replicatorOf(core)
+  let resumed = 0
+  for (const peer of replicator?.peers ?? []) {
+    if (!peer.paused) continue
+    peer.paused = false
+    resumed++
+  }
+  if (resumed > 0) replicator?.updateAll?.()
 }

@@ -1,13 +1,15 @@
-// How much disk the library takes: per model (its seeding copy in the drive's blocks, its
-// loadable file) and in all (the store and models folders as they really are on disk).
+// How much disk the library takes: per model (a seeding copy in the store's blocks, unless the
+// model seeds in place from its file; its loadable file) and in all (the store and models folders as they really are on disk).
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HomeLayout } from './home.js'
 import type { LibraryEntry } from './library.js'
 
 export interface ModelDisk {
-  /** Bytes of weights held as drive blocks (what seeding serves from). */
+  /** Bytes of weights held as drive blocks in the store, besides the file (a separate seeding copy). */
   blockBytes: number
+  /** The drive's blocks are served out of the model's file itself: no separate copy. */
+  inPlace: boolean
   /** Bytes of the loadable .gguf that Grove itself wrote (a fetched model's export). */
   fileBytes: number
   /** Bytes of the user's own file that a share points at (not Grove's to count as overhead). */
@@ -16,11 +18,13 @@ export interface ModelDisk {
 
 export function modelDisk(entry: LibraryEntry, home: HomeLayout): ModelDisk {
   const size = entry.manifest?.files.reduce((sum, f) => sum + f.size, 0) ?? 0
-  const blockBytes = entry.blocksStored ? size : 0
+  const inPlace = entry.blocksStored && entry.blockFile !== undefined
+  const blockBytes = entry.blocksStored && !inPlace ? size : 0
   const ownFile = entry.origin === 'fetched' && entry.complete
   const inHome = entry.path?.startsWith(home.root) ?? false
   return {
     blockBytes,
+    inPlace,
     fileBytes: ownFile && inHome ? size : 0,
     sourceFileBytes: entry.complete && !(ownFile && inHome) ? size : 0
   }

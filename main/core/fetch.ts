@@ -1,13 +1,15 @@
 // `grove fetch`: find the seeders of a model drive, read its manifest first, download the
 // weights' blocks from every connected seeder at once (Hypercore verifies each block against
-// the publisher's signed tree), then export a plain .gguf while checking its sha256 against
-// the manifest. Blocks persist as they arrive, so running the same fetch again resumes.
+// the publisher's signed tree) straight into the .gguf being built, check the file's sha256
+// against the manifest, and seed it from there. Blocks persist as they arrive, so running the
+// same fetch again resumes.
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type Hypercore from 'hypercore'
 import type Hyperdrive from 'hyperdrive'
 import type { BlobId } from 'hyperblobs'
 import { GroveError } from '../../shared/errors.js'
@@ -16,7 +18,7 @@ import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest,
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { downloadBlob } from './block-download.js'
-import { LiveExport } from './live-export.js'
+import { BlockFile, isValidLayout, type BlockLayout } from './file-blocks.js'
 import { sleep } from './swarm.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
@@ -85,26 +87,85 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   const finalPath = exportPath(grove, keyHex, file, opts)
   const keepExisting = await existingExport(finalPath, file)
   const blobs = await drive.getBlobs()
-  const partial = join(grove.home.tmpDir, `${keyHex}.partial`)
-  const live = keepExisting ? null : await LiveExport.create(partial, blob)
-  trace('download start')
-  try {
-    await downloadBlob(blobs.core, blob, {
+  let blockFile = await prepareBlockFile(grove, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, timeoutMs)
+  const download = () =>
+    downloadBlob(blobs.core, blob, {
       timeoutMs,
       signal: opts.signal,
-      onBlock: async (index, block) => live?.write(index, block),
+      failure: () => blockFile?.failure ?? null,
       onProgress: (bytes, total, peers) => opts.onEvent?.({ event: 'progress', bytes, total, peers }),
       onTick: (blocks, peers) => trace(`downloading ${blocks}/${blob.blockLength} blocks, ${peers} peers`)
     })
-  } catch (err) {
-    await live?.finish().catch(() => {})
-    throw err
+  trace('download start')
+  await download()
+  if (blockFile?.misfit) {
+    // Not even blocks after all (not a drive `grove share` wrote): the blocks that fitted are
+    // only in the file, the others only in the store. Start again with all of them in the store.
+    trace('uneven blocks; downloading into the store instead')
+    await forgetBlockFile(grove, keyHex, drive, blobs.core, blockFile)
+    blockFile = null
+    await download()
   }
   trace('download done')
-  const path = live ? await finishExport(grove, drive, keyHex, file, live, partial, finalPath, opts) : finalPath
+  const done = await finishFile(grove, drive, keyHex, file, blockFile, keepExisting, finalPath, opts)
   trace('export done')
-  await grove.library.update(keyHex, { path, complete: true })
-  return { link, keyHex, path, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
+  await grove.library.update(keyHex, { path: finalPath, complete: true, blockFile: done })
+  return { link, keyHex, path: finalPath, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
+}
+
+/**
+ * Keeps the weights' blocks in a file rather than in the store (see file-blocks.ts): the fetch's
+ * partial file, written as blocks are verified, or, when the very file is already where the
+ * fetch would put it, that file (which holds them already). The blob's first block, kept in the
+ * store, gives the block size. Null (blocks stay in the store) for a blob of one block, or one
+ * whose first block cannot start an even layout.
+ */
+async function prepareBlockFile(
+  grove: Grove,
+  keyHex: string,
+  drive: Hyperdrive,
+  core: Hypercore,
+  blob: BlobId,
+  existingFile: string | null,
+  timeoutMs: number
+): Promise<BlockFile | null> {
+  const path = existingFile ?? grove.partialPath(keyHex)
+  const attached = grove.blockFileOf(keyHex)
+  if (attached && attached.path !== path) await forgetBlockFile(grove, keyHex, drive, core, attached)
+  if (blob.blockLength < 2) return null
+  const firstBlock = await core.get(blob.blockOffset, { timeout: timeoutMs }).catch(() => null)
+  if (!firstBlock) throw new GroveError('NO_PEERS', `No peer sent the first block of the weights in ${Math.round(timeoutMs / 1000)} s; run the same command again to retry`)
+  const layout = { path, blockOffset: blob.blockOffset, blockLength: blob.blockLength, byteLength: blob.byteLength, blockBytes: firstBlock.length, first: blob.blockOffset + 1 }
+  if (!isValidLayout(layout)) return null
+  if (attached?.path === path && sameLayout(attached.layout, layout)) {
+    attached.failure = null // an earlier attempt's (a full disk, since freed)
+    if (attached.mode === 'download') await attached.write(blob.blockOffset, firstBlock)
+    return attached
+  }
+  // Recorded first: after a crash the blocks marked as held are looked for in this file.
+  await grove.library.update(keyHex, { blockFile: layout })
+  let file: BlockFile
+  if (existingFile) file = await BlockFile.openSource(existingFile, layout)
+  else {
+    const opened = await BlockFile.openDownload(path, layout)
+    if (!opened.resumed) await core.clear(layout.first, blob.blockOffset + blob.blockLength)
+    file = opened.file
+    await file.write(blob.blockOffset, firstBlock)
+  }
+  await grove.useBlockFile(keyHex, drive, file)
+  return file
+}
+
+function sameLayout(a: BlockLayout, b: BlockLayout): boolean {
+  return a.blockOffset === b.blockOffset && a.blockLength === b.blockLength && a.byteLength === b.byteLength && a.blockBytes === b.blockBytes && a.first === b.first
+}
+
+/** The blocks held only in `file` are forgotten (cleared from the bitfield), then the file. */
+async function forgetBlockFile(grove: Grove, keyHex: string, drive: Hyperdrive, core: Hypercore, file: BlockFile): Promise<void> {
+  await core.clear(file.layout.first, file.layout.blockOffset + file.layout.blockLength)
+  await grove.dropBlockFile(keyHex, drive)
+  await grove.library.update(keyHex, { blockFile: undefined })
+  if (file.mode === 'download') await rm(file.path, { force: true })
 }
 
 async function alreadyFetched(grove: Grove, keyHex: string, outDir?: string): Promise<FetchResult | undefined> {
@@ -195,11 +256,11 @@ async function weightsBlob(drive: Hyperdrive, file: ManifestFile, timeoutMs: num
 }
 
 async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
-  // The drive's blocks plus the exported .gguf: twice the model's size, with some headroom.
-  const needed = size * 2 + 64 * 1024 * 1024
+  // The .gguf, which also holds the drive's blocks (file-blocks.ts), with some headroom.
+  const needed = size + 64 * 1024 * 1024
   const free = await grove.freeDiskBytes()
   if (free < needed) {
-    throw new GroveError('DISK_FULL', `Not enough disk space in ${grove.home.root}: the model needs about ${mb(needed)} MB (blocks and file), ${mb(free)} MB are free`)
+    throw new GroveError('DISK_FULL', `Not enough disk space in ${grove.home.root}: the model needs about ${mb(needed)} MB, ${mb(free)} MB are free`)
   }
 }
 
@@ -218,48 +279,51 @@ async function existingExport(path: string, file: ManifestFile): Promise<boolean
 }
 
 /**
- * Checks the file the live export wrote against the manifest's sha256 (or, if it could not be
- * used, writes it again out of the drive, hashing as it goes); only a file that matches appears
- * under its final name.
+ * Makes the verified .gguf appear under its final name: the partial file the blocks were written
+ * into (or, with no block file, a file written out of the store) is checked against the
+ * manifest's sha256 and renamed; then the blocks are served out of the final file, read only.
+ * Returns where the blocks now live, if in a file.
  */
-async function finishExport(
+async function finishFile(
   grove: Grove,
   drive: Hyperdrive,
   keyHex: string,
   file: ManifestFile,
-  live: LiveExport,
-  partial: string,
+  blockFile: BlockFile | null,
+  keepExisting: boolean,
   finalPath: string,
   opts: FetchOptions
-): Promise<string> {
+): Promise<(BlockLayout & { path: string; mtimeMs: number }) | undefined> {
+  if (keepExisting) return blockFile ? { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs } : undefined
+  const partial = grove.partialPath(keyHex)
   const progress = (bytes: number) => opts.onEvent?.({ event: 'verifying', bytes, total: file.size })
-  let sha256: string | null = null
-  try {
-    await live.finish()
-    trace('live export synced')
-    if (live.usable) sha256 = await sha256File(partial, throttle(progress))
-  } catch {
-    sha256 = null // a failed write: the export from the drive below reports what is wrong
-  }
-  if (sha256 !== file.sha256) {
-    trace(`live export ${live.usable ? 'mismatched' : 'not usable'}; exporting from the drive`)
+  let sha256: string
+  if (blockFile) {
+    await blockFile.sync()
+    sha256 = await sha256File(partial, throttle(progress))
+  } else {
     sha256 = await exportFromDrive(drive, file, partial, finalPath, progress)
   }
-  if (sha256 === file.sha256) progress(file.size)
-  else {
-    await rm(partial, { force: true })
+  if (sha256 !== file.sha256) {
     await grove.stopSeeding(keyHex)
     await drive.clear(file.path).catch(() => {})
+    await grove.dropBlockFile(keyHex, drive)
+    await rm(partial, { force: true })
     await grove.library.remove(keyHex)
     throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
   }
+  progress(file.size)
   await mkdir(dirname(finalPath), { recursive: true })
   await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EXDEV') throw err
     await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))
+    await fsyncFile(finalPath)
     await rm(partial, { force: true })
   })
-  return finalPath
+  if (!blockFile) return undefined
+  const layout = { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs }
+  await grove.useBlockFile(keyHex, drive, await BlockFile.openSource(finalPath, layout))
+  return layout
 }
 
 /** Writes the weights out of the drive into `partial`, returning their sha256. */

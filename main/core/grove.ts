@@ -2,13 +2,14 @@
 // and closed as one resource stack (children close before parents, in reverse order of
 // opening). The CLI, the headless server and the Electron app all drive this one object.
 import { EventEmitter } from 'node:events'
-import { statfs } from 'node:fs/promises'
+import { stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
 import Hyperdrive from 'hyperdrive'
 import ReadyResource from 'ready-resource'
 import { GroveError } from '../../shared/errors.js'
-import { CARD_PATH, MAX_CARD_BYTES, type Manifest } from '../../shared/manifest.js'
+import { CARD_PATH, MAX_CARD_BYTES, weightsFile, type Manifest } from '../../shared/manifest.js'
 import { parseCard, type CardFrontMatter } from '../../shared/model-card.js'
 
 type CatalogEntryExtras = Pick<CardFrontMatter, 'base_model' | 'base_model_relation' | 'license'>
@@ -19,6 +20,8 @@ import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swar
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
+import { BlockFile, attachBlockFile, detachBlockFile, installStorageHooks } from './file-blocks.js'
+import { firstLine, sha256File } from './gguf.js'
 import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
 import { CatalogExchange, publicRoom, type Room } from './rooms.js'
 import { CatalogVerifier } from './catalog-verifier.js'
@@ -43,15 +46,17 @@ export interface GroveOptions {
 }
 
 /**
- * The corestore's RocksDB, with a smaller memtable than hypercore-storage's 64 MiB default:
- * weights go to RocksDB blob files anyway, and a downloader's memory must stay flat and small.
- * No blob garbage collection during compactions: Grove's blocks are never rewritten, so the
+ * The corestore's RocksDB, with a much smaller memtable than hypercore-storage's 64 MiB
+ * default: weights are kept in the models' own files (file-blocks.ts), so only metadata (and
+ * the rare drive whose blocks are uneven) passes through it, and a downloader's memory must stay
+ * flat and small. RocksDB preallocates its log at about this size, too. No blob garbage collection during compactions: Grove's blocks are never rewritten, so the
  * default (relocate the oldest quarter of blob files in every compaction) only copied live
  * weights again, ~8% of a downloader's CPU in a profile. `reclaimSeedingCopy` collects
  * explicitly instead.
  */
 function openStorage(dir: string): CoreStorage {
-  return new CoreStorage(dir, { writeBufferSize: 16 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
+  installStorageHooks()
+  return new CoreStorage(dir, { writeBufferSize: 4 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
 }
 
 /** How long an empty room is looked up again (every 2 s) after joining it. */
@@ -64,6 +69,8 @@ export class Grove extends ReadyResource {
   readonly home: HomeLayout
   readonly library: Library
   readonly events = new EventEmitter()
+  /** Things the user should know that are not errors (also emitted as 'warning' events). */
+  readonly warnings: string[] = []
   readonly traffic = new DriveTraffic()
   /** Every model this peer knows of: its own and its room neighbours'. */
   readonly catalog = new Catalog()
@@ -77,6 +84,8 @@ export class Grove extends ReadyResource {
   private storage: CoreStorage | null = null
   private _swarm: SwarmNetwork | null = null
   private readonly drives = new Map<string, Promise<Hyperdrive>>()
+  /** Models whose blocks live in their own file (see file-blocks.ts), by key. */
+  private readonly blockFiles = new Map<string, BlockFile>()
   private readonly seeded = new Set<string>()
   /** Rooms still being looked up again because nobody is in them yet (see joinRoom). */
   private readonly roomLookups = new Map<string, AbortController>()
@@ -130,6 +139,8 @@ export class Grove extends ReadyResource {
     const drives = [...this.drives.values()]
     this.drives.clear()
     for (const pending of drives) await pending.then((d) => d.close()).catch(() => {})
+    for (const file of this.blockFiles.values()) await file.close()
+    this.blockFiles.clear()
     if (this._store) await this._store.close()
     this._store = null
     if (this.lock) await this.lock.release()
@@ -157,6 +168,7 @@ export class Grove extends ReadyResource {
       pending = (async () => {
         const drive = new Hyperdrive(this.store, Buffer.from(hexToBytes(keyHex)))
         await drive.ready()
+        await this.reopenBlockFile(keyHex, drive)
         this.traffic.watch(keyHex, drive)
         return drive
       })()
@@ -192,11 +204,90 @@ export class Grove extends ReadyResource {
     await this._swarm.leave(drive.discoveryKey)
   }
 
-  /** Announces everything the library seeds. */
+  /** Announces everything the library seeds (less any model whose file is gone or changed). */
   async seedLibrary(): Promise<LibraryEntry[]> {
-    const entries = this.library.list().filter((e) => e.seeding && e.blocksStored)
-    for (const entry of entries) await this.seedDrive(entry.keyHex, { lookup: !entry.complete })
-    return entries
+    const seeded: LibraryEntry[] = []
+    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored)) {
+      await this.openDrive(keyHex)
+      const entry = this.library.get(keyHex)
+      if (!entry?.seeding || !entry.blocksStored) continue
+      await this.seedDrive(keyHex, { lookup: !entry.complete })
+      seeded.push(entry)
+    }
+    return seeded
+  }
+
+  /** Where a fetch builds a model's file until it is complete and verified. */
+  partialPath(keyHex: string): string {
+    return join(this.home.tmpDir, `${keyHex}.partial`)
+  }
+
+  /** The file the model's blocks are kept in, if they are kept in one. */
+  blockFileOf(keyHex: string): BlockFile | undefined {
+    return this.blockFiles.get(keyHex)
+  }
+
+  /** From now on the drive's weights blocks are read from (and written into) `file`. */
+  async useBlockFile(keyHex: string, drive: Hyperdrive, file: BlockFile): Promise<void> {
+    const blobs = await drive.getBlobs()
+    const previous = detachBlockFile(blobs.core)
+    if (previous && previous !== file) await previous.close()
+    attachBlockFile(blobs.core, file)
+    this.blockFiles.set(keyHex, file)
+  }
+
+  /** The drive's blocks go back to the store; the file is closed (not deleted). */
+  async dropBlockFile(keyHex: string, drive: Hyperdrive): Promise<void> {
+    const blobs = await drive.getBlobs()
+    const file = detachBlockFile(blobs.core) ?? this.blockFiles.get(keyHex)
+    this.blockFiles.delete(keyHex)
+    await file?.close()
+  }
+
+  /**
+   * Opening a drive whose blocks live in a file: attach the file again, after checking that it is
+   * still what the drive says (same size; a new mtime means a sha256 recheck, as a BitTorrent
+   * client rechecks pieces). A file that is gone or changed no longer counts as held: its blocks
+   * are cleared from the drive's bitfield, so no peer is ever told we have them, and a complete
+   * model stops being seeded (with a warning saying why).
+   */
+  private async reopenBlockFile(keyHex: string, drive: Hyperdrive): Promise<void> {
+    const entry = this.library.get(keyHex)
+    const layout = entry?.blockFile
+    if (!entry || !layout) return
+    const blobs = await drive.getBlobs()
+    try {
+      if (layout.path === this.partialPath(keyHex)) {
+        const { file, resumed } = await BlockFile.openDownload(layout.path, layout)
+        if (!resumed) await blobs.core.clear(layout.first, layout.blockOffset + layout.blockLength)
+        await this.useBlockFile(keyHex, drive, file)
+        return
+      }
+      const file = await BlockFile.openSource(layout.path, layout)
+      try {
+        const { mtimeMs } = await stat(layout.path)
+        if (mtimeMs !== layout.mtimeMs) {
+          const expected = entry.manifest ? weightsFile(entry.manifest).sha256 : null
+          if ((await sha256File(layout.path)) !== expected) throw new Error('its contents changed')
+          await this.library.update(keyHex, { blockFile: { ...layout, mtimeMs } })
+        }
+      } catch (err) {
+        await file.close()
+        throw err
+      }
+      await this.useBlockFile(keyHex, drive, file)
+    } catch (err) {
+      await blobs.core.clear(layout.first, layout.blockOffset + layout.blockLength)
+      const name = entry.manifest?.name ?? keyHex
+      if (entry.complete) await this.library.update(keyHex, { blockFile: undefined, blocksStored: false, seeding: false })
+      else await this.library.update(keyHex, { blockFile: undefined })
+      this.warn(`${name}: ${layout.path} is missing or changed (${firstLine(err)}); no longer seeding it. Fetch or share it again to seed it.`)
+    }
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message)
+    this.events.emit('warning', message)
   }
 
   joinRoom(room: Room): void {
@@ -328,6 +419,7 @@ export class Grove extends ReadyResource {
     const entry = this.library.get(keyHex)
     if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
     if (!entry.path || !entry.complete) throw new GroveError('BAD_INPUT', 'Only a complete model with a loadable file can give up its seeding copy')
+    if (entry.blockFile) throw new GroveError('BAD_INPUT', `${entry.manifest?.name ?? 'This model'} is seeded from its file in place (${entry.path}): there is no separate seeding copy to free`)
     await this.stopSeeding(keyHex)
     const drive = await this.openDrive(keyHex)
     let freedBytes = 0

@@ -19,6 +19,22 @@ export const LibraryEntry = z.object({
   seeding: z.boolean(),
   /** The drive still holds the weights' blocks (the seeding copy). */
   blocksStored: z.boolean(),
+  /**
+   * The weights' blocks are kept in a file, not in the store (see file-blocks.ts): the model's
+   * own file, or a fetch's partial file until it is complete. `mtimeMs`: the complete file's,
+   * to notice a change made behind Grove's back.
+   */
+  blockFile: z
+    .object({
+      path: z.string(),
+      blockOffset: z.number().int().nonnegative(),
+      blockLength: z.number().int().positive(),
+      byteLength: z.number().int().positive(),
+      blockBytes: z.number().int().positive(),
+      first: z.number().int().nonnegative(),
+      mtimeMs: z.number().optional()
+    })
+    .optional(),
   addedAt: z.string()
 })
 export type LibraryEntry = z.infer<typeof LibraryEntry>

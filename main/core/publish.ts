@@ -1,9 +1,10 @@
 // `grove share`: publish a local GGUF as a model drive written by this user's persistent key:
-// the weights (streamed, hashed on the way in), the model card and the manifest, written last
-// so that a drive without a manifest is never announced as a model.
+// the weights (streamed, hashed on the way in, their blocks served out of the file itself), the
+// model card and the manifest, written last so that a drive without a manifest is never
+// announced as a model.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -23,6 +24,7 @@ import {
 import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
 import { firstLine, inspectGguf, sha256File, type GgufSummary } from './gguf.js'
 import type { Grove } from './grove.js'
+import { BlockFile, type BlockLayout } from './file-blocks.js'
 
 export interface ShareOptions {
   name?: string
@@ -63,10 +65,26 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
   const drive = await grove.createDrive(`grove/model/${randomBytes(16).toString('hex')}`)
   const keyHex = bytesToHex(drive.key)
   let sha256: string
+  let blockFile: BlockLayout & { path: string; mtimeMs: number }
   try {
+    // Seeding in place (file-blocks.ts): the drive's blocks are read out of this very file.
+    const before = await stat(path)
+    const blobs = await drive.getBlobs()
+    const start = blobs.core.length
+    const layout = { path, blockOffset: start, blockLength: Math.ceil(summary.fileSize / BLOCK_BYTES), byteLength: summary.fileSize, blockBytes: BLOCK_BYTES, first: start }
+    const source = await BlockFile.openSource(path, layout)
+    await grove.useBlockFile(keyHex, drive, source)
     sha256 = await writeWeights(path, summary.fileSize, drive.createWriteStream(drivePath), opts.onProgress)
+    const blob = (await drive.entry(drivePath))?.value.blob
+    if (source.misfit || blob?.blockOffset !== start || blob.blockLength !== layout.blockLength || blob.byteLength !== layout.byteLength) {
+      throw new GroveError('INTERNAL', `The weights of ${path} were not cut into ${BLOCK_BYTES}-byte blocks as expected`)
+    }
+    const after = await stat(path)
+    if (after.mtimeMs !== before.mtimeMs || after.size !== before.size) throw new GroveError('BAD_INPUT', `${path} changed while it was being shared`)
+    blockFile = { ...layout, mtimeMs: after.mtimeMs }
   } catch (err) {
     await drive.clear(drivePath).catch(() => {})
+    await grove.dropBlockFile(keyHex, drive).catch(() => {})
     throw importError(path, err)
   }
 
@@ -99,6 +117,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     complete: true,
     seeding: true,
     blocksStored: true,
+    blockFile,
     addedAt: manifest.created
   })
   return { link, keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
@@ -106,7 +125,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
 
 /**
  * The drive's block size: each chunk read becomes one Hypercore block. With Hyperblobs' 64 KiB,
- * per-block work (a request, a Merkle proof, a RocksDB write) dominated; with 1 MiB, Hypercore's
+ * per-block work (a request, a Merkle proof, a storage write) dominated; with 1 MiB, Hypercore's
  * 16 or more requests per peer meant 16 MiB or more in flight per peer, and memory. 512 KiB
  * was the fastest 1→4 of 256 KiB, 512 KiB and 1 MiB (npm run bench:transfer, 512 MiB model).
  */

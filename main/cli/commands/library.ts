@@ -30,13 +30,13 @@ export function registerLibrary(program: Command, context: () => CommandContext)
           m.kind,
           m.size === null ? '?' : sizeText(m.size),
           sizeText(m.disk.blockBytes + m.disk.fileBytes),
-          m.complete ? (m.seeding ? 'seeding' : 'not seeding') : 'incomplete',
+          m.complete ? (m.seeding ? (m.disk.inPlace ? 'seeding in place' : 'seeding') : 'not seeding') : 'incomplete',
           m.link
         ])
         return [
           table(['NAME', 'KIND', 'SIZE', 'DISK', 'STATE', 'LINK'], rows),
           '',
-          `Disk in ${home.root}: ${sizeText(storeBytes)} in drive blocks (seeding copies), ${sizeText(filesBytes)} in fetched .gguf files.`
+          `Disk in ${home.root}: ${sizeText(storeBytes)} in the store (drive metadata, and any seeding copies), ${sizeText(filesBytes)} in fetched .gguf files.`
         ].join('\n')
       })
     })

@@ -116,9 +116,13 @@ function LibraryRow({ item }: { item: LibraryItem }) {
         </div>
         <div className="item-meta">
           <span>{formatBytes(item.size)}</span>
-          <span title="The seeding copy (drive blocks) and the loadable .gguf file">
-            Disk: {formatBytes(item.disk.blockBytes)} seeding + {formatBytes(item.disk.fileBytes)} file
-          </span>
+          {item.disk.inPlace ? (
+            <span title="Peers are served out of the .gguf file itself, as BitTorrent seeds: there is no second copy">Seeds from its file in place · {formatBytes(item.disk.fileBytes)} on disk</span>
+          ) : (
+            <span title="A separate seeding copy (drive blocks) and the loadable .gguf file">
+              Disk: {formatBytes(item.disk.blockBytes)} seeding copy + {formatBytes(item.disk.fileBytes)} file
+            </span>
+          )}
           {item.path && (
             <span className="mono ellipsis" title={item.path}>
               {item.path}
@@ -148,7 +152,7 @@ function LibraryRow({ item }: { item: LibraryItem }) {
           <a className="btn btn-small" href={href('lineage', item.link)}>
             Lineage
           </a>
-          <button type="button" className="btn btn-small btn-ghost" disabled={busy || item.disk.blockBytes === 0} onClick={() => setConfirmReclaim(true)} title={item.disk.blockBytes === 0 ? 'No seeding copy to free' : 'Free the seeding copy'}>
+          <button type="button" className="btn btn-small btn-ghost" disabled={busy || item.disk.blockBytes === 0} onClick={() => setConfirmReclaim(true)} title={item.disk.inPlace ? 'Seeds from its file in place: there is no separate copy to free' : item.disk.blockBytes === 0 ? 'No seeding copy to free' : 'Free the seeding copy'}>
             Reclaim
           </button>
         </div>
