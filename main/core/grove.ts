@@ -231,9 +231,9 @@ export class Grove extends ReadyResource {
   async useBlockFile(keyHex: string, drive: Hyperdrive, file: BlockFile): Promise<void> {
     const blobs = await drive.getBlobs()
     const previous = detachBlockFile(blobs.core)
-    if (previous && previous !== file) await previous.close()
     attachBlockFile(blobs.core, file)
     this.blockFiles.set(keyHex, file)
+    if (previous && previous !== file) await previous.close()
   }
 
   /** The drive's blocks go back to the store; the file is closed (not deleted). */

@@ -85,7 +85,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
 
   program
     .command('reclaim <link>')
-    .description("free the disk of a model's seeding copy (its drive blocks); the loadable .gguf stays, seeding stops")
+    .description("free a separate seeding copy of a model in the store (models seeded in place from their .gguf have none); the .gguf stays, seeding stops")
     .action(async (link: string) => {
       const ctx = context()
       const { keyHex } = parseLink(link)
