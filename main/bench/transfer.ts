@@ -139,7 +139,15 @@ function summary(grove: GroveBench, references: BenchResult[]): string {
   }
   const one = grove.results.find((r) => r.downloaders === 1)
   const four = grove.results.find((r) => r.downloaders === 4)
-  if (one && four) lines.push(`  1→4 took ${(four.seconds / one.seconds).toFixed(2)}× the 1→1 time (target ≤ 2×)`)
+  if (one && four) {
+    // The same ratio for the references says what this machine allows (on two cores, little).
+    const systems = [...new Set(references.map((r) => r.system))]
+    const theirs = systems.flatMap((system) => {
+      const [a, b] = [1, 4].map((n) => references.find((r) => r.system === system && r.downloaders === n))
+      return a && b ? [`${system} ${(b.seconds / a.seconds).toFixed(2)}×`] : []
+    })
+    lines.push(`  1→4 took ${(four.seconds / one.seconds).toFixed(2)}× the 1→1 time (target ≤ 2×)${theirs.length ? `; the references' own 1→4 / 1→1: ${theirs.join(', ')}` : ''}`)
+  }
   for (const u of grove.uploads) if (u.downloaders > 1) lines.push(`  1→${u.downloaders} bytes each downloader served to the others: ${u.uploadedBytes.map((b) => (b / 1e6).toFixed(0) + ' MB').join(', ')}`)
   const groveProcs = [grove.share, ...grove.results.flatMap((r) => r.processes)]
   const peak = Math.max(...groveProcs.map((p) => p.peakRssBytes))

@@ -18,7 +18,7 @@ import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest,
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { downloadBlob } from './block-download.js'
-import { BlockFile, isValidLayout, type BlockLayout } from './file-blocks.js'
+import { BlockFile, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
 import { sleep } from './swarm.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
@@ -147,9 +147,7 @@ async function prepareBlockFile(
   let file: BlockFile
   if (existingFile) file = await BlockFile.openSource(existingFile, layout)
   else {
-    const opened = await BlockFile.openDownload(path, layout)
-    if (!opened.resumed) await core.clear(layout.first, blob.blockOffset + blob.blockLength)
-    file = opened.file
+    file = await openDownloadFile(core, path, layout)
     await file.write(blob.blockOffset, firstBlock)
   }
   await grove.useBlockFile(keyHex, drive, file)

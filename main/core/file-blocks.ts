@@ -23,7 +23,7 @@
 // (size, mtime, then a sha256 recheck: see Grove.attachModelFile); a block that still goes
 // out wrong is rejected by the receiving peer's verification.
 import { createRequire } from 'node:module'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import type Hypercore from 'hypercore'
 import { GroveError } from '../../shared/errors.js'
 
@@ -174,6 +174,17 @@ export class BlockFile {
   async close(): Promise<void> {
     await this.handle.close().catch(() => {})
   }
+}
+
+/**
+ * A download's file, ready to be attached: the existing one if it is whole, else a new one, in
+ * which case the blocks the core thought it had in the file's range are cleared first (so a
+ * crash in between never leaves the bitfield vouching for an empty file).
+ */
+export async function openDownloadFile(core: Hypercore, path: string, layout: BlockLayout): Promise<BlockFile> {
+  const whole = (await stat(path).catch(() => null))?.size === layout.byteLength
+  if (!whole) await core.clear(layout.first, layout.blockOffset + layout.blockLength)
+  return (await BlockFile.openDownload(path, layout)).file
 }
 
 function checkLayout(layout: BlockLayout): void {

@@ -20,7 +20,7 @@ import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swar
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
-import { BlockFile, attachBlockFile, detachBlockFile, installStorageHooks } from './file-blocks.js'
+import { BlockFile, attachBlockFile, detachBlockFile, installStorageHooks, openDownloadFile } from './file-blocks.js'
 import { firstLine, sha256File } from './gguf.js'
 import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
 import { CatalogExchange, publicRoom, type Room } from './rooms.js'
@@ -48,8 +48,9 @@ export interface GroveOptions {
 /**
  * The corestore's RocksDB, with a much smaller memtable than hypercore-storage's 64 MiB
  * default: weights are kept in the models' own files (file-blocks.ts), so only metadata (and
- * the rare drive whose blocks are uneven) passes through it, and a downloader's memory must stay
- * flat and small. RocksDB preallocates its log at about this size, too. No blob garbage collection during compactions: Grove's blocks are never rewritten, so the
+ * the rare drive whose blocks are uneven) passes through it, and a downloader's memory must
+ * stay flat and small. RocksDB preallocates its log at about this size, too.
+ * No blob garbage collection during compactions: Grove's blocks are never rewritten, so the
  * default (relocate the oldest quarter of blob files in every compaction) only copied live
  * weights again, ~8% of a downloader's CPU in a profile. `reclaimSeedingCopy` collects
  * explicitly instead.
@@ -258,9 +259,7 @@ export class Grove extends ReadyResource {
     const blobs = await drive.getBlobs()
     try {
       if (layout.path === this.partialPath(keyHex)) {
-        const { file, resumed } = await BlockFile.openDownload(layout.path, layout)
-        if (!resumed) await blobs.core.clear(layout.first, layout.blockOffset + layout.blockLength)
-        await this.useBlockFile(keyHex, drive, file)
+        await this.useBlockFile(keyHex, drive, await openDownloadFile(blobs.core, layout.path, layout))
         return
       }
       const file = await BlockFile.openSource(layout.path, layout)

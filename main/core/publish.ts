@@ -182,7 +182,8 @@ async function findPreviousShare(
 ): Promise<ShareResult | undefined> {
   const candidate = grove.library.list().find((e) => {
     const m = e.manifest
-    return e.origin === 'shared' && e.path === path && m?.name === name && m.files[0]?.size === size &&
+    // A drive whose blocks were dropped (its file was changed or gone) cannot serve them again.
+    return e.origin === 'shared' && e.blocksStored && e.path === path && m?.name === name && m.files[0]?.size === size &&
       JSON.stringify(m.parents) === JSON.stringify(parents)
   })
   const manifest = candidate?.manifest

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync, statfsSync, writeFileSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -74,6 +74,7 @@ test('a file changed or deleted behind Grove\'s back stops being seeded; a touch
   const handle = await open(changed, 'r+')
   await handle.write(Buffer.from('not the weights'), 0, 15, 2 * MB)
   await handle.close()
+  const deletedBytes = await readFile(deleted)
   await rm(deleted)
 
   const second = await h.grove({ home })
@@ -94,6 +95,13 @@ test('a file changed or deleted behind Grove\'s back stops being seeded; a touch
   assert.ok(Math.abs((touched?.blockFile?.mtimeMs ?? 0) - later.getTime()) < 1, 'the new mtime is remembered after the recheck')
   const drive = await second.openDrive(links.kept.keyHex)
   assert.equal((await drive.get('/touched.gguf'))?.equals(await readFile(kept)), true)
+
+  // Put back, the file is shared anew: the old drive's blocks are gone for good.
+  await writeFile(deleted, deletedBytes)
+  const reshared = await second.share(deleted)
+  assert.equal(reshared.existing, false)
+  assert.notEqual(reshared.link, links.deleted.link)
+  assert.ok(second.library.get(reshared.keyHex)?.blockFile)
 })
 
 test('a partial file deleted between runs: the fetch starts that file over and still verifies', async () => {
