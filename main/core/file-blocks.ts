@@ -92,8 +92,8 @@ export class BlockFile {
 
   /**
    * Opens a download's file: the existing one when it has the blob's length (`resumed`),
-   * otherwise a new, empty one of that length (whatever blocks the core thinks it holds in the
-   * file's range are then not there: the caller clears them).
+   * otherwise a new, empty one of that length. Use openDownloadFile, which first clears the
+   * blocks the core would otherwise think the new file holds.
    */
   static async openDownload(path: string, layout: BlockLayout): Promise<{ file: BlockFile; resumed: boolean }> {
     checkLayout(layout)
