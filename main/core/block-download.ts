@@ -11,7 +11,7 @@ import { firstLine } from './gguf.js'
 const MIB = 1024 * 1024
 
 export interface BlockDownloadOptions {
-  /** How long to go on without any peer before giving up. */
+  /** How long to go on without any peer, or without a block from the peers there are. */
   timeoutMs: number
   signal?: AbortSignal
   /** A storage failure (a full disk, say) that should stop the download. */
@@ -39,8 +39,8 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
   let next = stored
   let finished = stored
   let failure: Error | null = null
-  const held = () => finished
-  const report = () => opts.onProgress(Math.min(total, Math.round(held() * bytesPerBlock)), total, core.peers.length)
+  const savedBytes = () => Math.min(total, Math.round(finished * bytesPerBlock))
+  const report = () => opts.onProgress(savedBytes(), total, core.peers.length)
 
   let lastPeerSeen = Date.now()
   let lastProgress = { at: Date.now(), blocks: finished }
@@ -48,9 +48,9 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
   const watchdog = setInterval(() => {
     report()
     const now = Date.now()
-    if (++ticks % 8 === 0) opts.onTick?.(held(), core.peers.length)
+    if (++ticks % 8 === 0) opts.onTick?.(finished, core.peers.length)
     if (finished !== lastProgress.blocks) lastProgress = { at: now, blocks: finished }
-    const saved = `${Math.round(held() * bytesPerBlock)} of ${total} bytes are saved. Run the same command again to resume.`
+    const saved = `${savedBytes()} of ${total} bytes are saved. Run the same command again to resume.`
     if (core.peers.length > 0) lastPeerSeen = now
     else if (now - lastPeerSeen > opts.timeoutMs) fail(new GroveError('NO_PEERS', `Every peer serving this model left; ${saved}`))
     if (core.peers.length > 0 && now - lastProgress.at > opts.timeoutMs) {
@@ -58,7 +58,7 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     }
     if (opts.signal?.aborted) fail(new GroveError('BAD_INPUT', 'Fetch cancelled; run the same command again to resume'))
     const storageFailure = opts.failure?.()
-    if (storageFailure) fail(writeError(storageFailure, Math.round(held() * bytesPerBlock), total))
+    if (storageFailure) fail(writeError(storageFailure, savedBytes(), total))
   }, 250)
 
   let settle: (err?: Error) => void = () => {}

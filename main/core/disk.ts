@@ -1,5 +1,6 @@
 // How much disk the library takes: per model (a seeding copy in the store's blocks, unless the
-// model seeds in place from its file; its loadable file) and in all (the store and models folders as they really are on disk).
+// model seeds in place from its file; its loadable file) and in all (the store and models
+// folders as they really are on disk).
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HomeLayout } from './home.js'

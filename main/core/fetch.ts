@@ -18,7 +18,8 @@ import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest,
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { downloadBlob } from './block-download.js'
-import { BlockFile, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
+import { BlockFile, forgetFileBlocks, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
+import type { BlockFileRecord } from './library.js'
 import { sleep } from './swarm.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
@@ -160,7 +161,7 @@ function sameLayout(a: BlockLayout, b: BlockLayout): boolean {
 
 /** The blocks held only in `file` are forgotten (cleared from the bitfield), then the file. */
 async function forgetBlockFile(grove: Grove, keyHex: string, drive: Hyperdrive, core: Hypercore, file: BlockFile): Promise<void> {
-  await core.clear(file.layout.first, file.layout.blockOffset + file.layout.blockLength)
+  await forgetFileBlocks(core, file.layout)
   await grove.dropBlockFile(keyHex, drive)
   await grove.library.update(keyHex, { blockFile: undefined })
   if (file.mode === 'download') await rm(file.path, { force: true })
@@ -291,7 +292,7 @@ async function finishFile(
   keepExisting: boolean,
   finalPath: string,
   opts: FetchOptions
-): Promise<(BlockLayout & { path: string; mtimeMs: number }) | undefined> {
+): Promise<BlockFileRecord | undefined> {
   if (keepExisting) return blockFile ? { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs } : undefined
   const partial = grove.partialPath(keyHex)
   const progress = (bytes: number) => opts.onEvent?.({ event: 'verifying', bytes, total: file.size })

@@ -183,8 +183,13 @@ export class BlockFile {
  */
 export async function openDownloadFile(core: Hypercore, path: string, layout: BlockLayout): Promise<BlockFile> {
   const whole = (await stat(path).catch(() => null))?.size === layout.byteLength
-  if (!whole) await core.clear(layout.first, layout.blockOffset + layout.blockLength)
+  if (!whole) await forgetFileBlocks(core, layout)
   return (await BlockFile.openDownload(path, layout)).file
+}
+
+/** Clears the blocks of the layout's file range from the core: it no longer claims to hold them. */
+export async function forgetFileBlocks(core: Hypercore, layout: BlockLayout): Promise<void> {
+  await core.clear(layout.first, layout.blockOffset + layout.blockLength)
 }
 
 function checkLayout(layout: BlockLayout): void {

@@ -20,7 +20,7 @@ import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swar
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
-import { BlockFile, attachBlockFile, detachBlockFile, installStorageHooks, openDownloadFile } from './file-blocks.js'
+import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, installStorageHooks, openDownloadFile } from './file-blocks.js'
 import { firstLine, sha256File } from './gguf.js'
 import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
 import { CatalogExchange, publicRoom, type Room } from './rooms.js'
@@ -276,7 +276,7 @@ export class Grove extends ReadyResource {
       }
       await this.useBlockFile(keyHex, drive, file)
     } catch (err) {
-      await blobs.core.clear(layout.first, layout.blockOffset + layout.blockLength)
+      await forgetFileBlocks(blobs.core, layout)
       const name = entry.manifest?.name ?? keyHex
       if (entry.complete) await this.library.update(keyHex, { blockFile: undefined, blocksStored: false, seeding: false })
       else await this.library.update(keyHex, { blockFile: undefined })

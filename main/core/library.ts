@@ -38,6 +38,8 @@ export const LibraryEntry = z.object({
   addedAt: z.string()
 })
 export type LibraryEntry = z.infer<typeof LibraryEntry>
+/** Where a model's blocks are kept in a file, as the library remembers it. */
+export type BlockFileRecord = NonNullable<LibraryEntry['blockFile']>
 
 const LibraryFile = z.object({ version: z.literal(1), entries: z.array(LibraryEntry) })
 

@@ -24,7 +24,8 @@ import {
 import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
 import { firstLine, inspectGguf, sha256File, type GgufSummary } from './gguf.js'
 import type { Grove } from './grove.js'
-import { BlockFile, type BlockLayout } from './file-blocks.js'
+import { BlockFile } from './file-blocks.js'
+import type { BlockFileRecord } from './library.js'
 
 export interface ShareOptions {
   name?: string
@@ -65,7 +66,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
   const drive = await grove.createDrive(`grove/model/${randomBytes(16).toString('hex')}`)
   const keyHex = bytesToHex(drive.key)
   let sha256: string
-  let blockFile: BlockLayout & { path: string; mtimeMs: number }
+  let blockFile: BlockFileRecord
   try {
     // Seeding in place (file-blocks.ts): the drive's blocks are read out of this very file.
     const before = await stat(path)
