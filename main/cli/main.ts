@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander'
 import { GroveError, toErrorPayload } from '../../shared/errors.js'
 import { CommandContext, type GlobalOptions } from './context.js'
+import { tuneHeapForTransfers } from '../core/heap-tuning.js'
 import { registerBootstrap } from './commands/bootstrap.js'
 import { registerFetch } from './commands/fetch.js'
 import { registerLibrary } from './commands/library.js'
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tuneHeapForTransfers()
   const program = buildProgram()
   try {
     await program.parseAsync(argv)

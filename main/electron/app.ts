@@ -18,6 +18,7 @@ import { BrowserWindow, app, dialog, ipcMain, session, shell, utilityProcess, ty
 import { toErrorPayload } from '../../shared/errors.js'
 import { GroveApi } from '../api/api.js'
 import { Grove } from '../core/grove.js'
+import { tuneHeapForTransfers } from '../core/heap-tuning.js'
 import { parseBootstrapList } from '../core/swarm.js'
 import { InferenceService } from '../inference/service.js'
 import { utilityProcessSpawner } from '../inference/spawn.js'
@@ -75,6 +76,7 @@ async function start(): Promise<void> {
   secureSession()
   const sodium = checkSodium()
   if (!sodium.ok) return fail('Grove cannot run in this Electron build', new Error(sodium.reason))
+  tuneHeapForTransfers()
   try {
     grove = new Grove({
       home: process.env.GROVE_HOME || undefined,
