@@ -298,8 +298,10 @@ async function finishFile(
   const progress = (bytes: number) => opts.onEvent?.({ event: 'verifying', bytes, total: file.size })
   let sha256: string
   if (blockFile) {
-    await blockFile.sync()
-    sha256 = await sha256File(partial, throttle(progress))
+    // Flushing the partial to disk and reading it back through the page cache to hash it
+    // overlap: one is the disk's work, the other the CPU's.
+    const [, digest] = await Promise.all([blockFile.sync(), sha256File(partial, throttle(progress))])
+    sha256 = digest
   } else {
     sha256 = await exportFromDrive(drive, file, partial, finalPath, progress)
   }
