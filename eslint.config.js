@@ -30,8 +30,12 @@ export default tseslint.config(
     }
   },
   {
-    files: ['main/bin/**/*.js', 'eslint.config.js'],
+    files: ['eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
+  },
+  {
+    files: ['main/bin/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', console: 'readonly' } }
   },
   {
     files: ['shared/**/*.{ts,tsx}', 'renderer/**/*.{ts,tsx}'],

@@ -1,6 +1,7 @@
 // The `grove` command line as scripts use it: child processes, --json output, exit codes,
 // signals and kill -9 (run inside a network namespace, with `grove bootstrap` as the DHT).
 import assert from 'node:assert/strict'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
 import { sha256File } from '../core/gguf.js'
@@ -170,4 +171,18 @@ test('lineage and browse --json show a fork tree to a peer that downloaded nothi
   const models = browse.json[0] as unknown as Array<Record<string, unknown>>
   assert.deepEqual(models.map((m) => [m.name, m.kind, m.link]), [['tree-adapter', 'adapter', adapterLink]])
   assert.ok(Number(models[0]!.seeders) >= 1)
+})
+
+test('the grove command runs libuv with two threads unless UV_THREADPOOL_SIZE says otherwise', async () => {
+  // Counted as the threads a running `grove bootstrap` has: everything else about it is the same.
+  const threads = async (size: string | undefined): Promise<number> => {
+    const proc = h.spawnGrove(['--json', 'bootstrap', '--host', '127.0.0.1', '--port', '0'], { env: { UV_THREADPOOL_SIZE: size } })
+    await proc.waitForJson((l) => l.event === 'listening', 15_000)
+    const count = (await readdir(`/proc/${String(proc.child.pid)}/task`)).length
+    proc.kill('SIGKILL')
+    return count
+  }
+  const byDefault = await threads(undefined)
+  assert.equal(byDefault, await threads('2'), 'without UV_THREADPOOL_SIZE the pool should have two threads')
+  assert.equal(await threads('4'), byDefault + 2, 'UV_THREADPOOL_SIZE=4 should still give four')
 })

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// The `grove` command. The TypeScript sources build to dist/ (npm install runs the build).
+// CommonJS on purpose: Node's ES-module loader starts libuv's thread pool before an ES module's
+// first line runs, and the pool reads UV_THREADPOOL_SIZE only when it starts.
+
+// Two libuv threads are plenty for Grove's disk and RocksDB work, and on Linux every thread that
+// allocates gets a malloc arena of its own, which holds on to freed blocks.
+process.env.UV_THREADPOOL_SIZE ??= '2'
+
+import('../../dist/main/cli/main.js')
+  .then(({ main }) => main(process.argv))
+  .then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err) => {
+      process.stderr.write(`grove: ${err?.message ?? err}\n`)
+      process.exitCode = 1
+    }
+  )
