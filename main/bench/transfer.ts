@@ -2,7 +2,9 @@
 // → 1 downloader and 1 seeder → 4 downloaders at once, against references measured in the
 // same run: BitTorrent (webtorrent, aria2c + opentracker), a plain TCP copy and sha256sum.
 // Runs inside a fresh network namespace (npm script), every process on loopback.
-//   node dist/main/bench/transfer.js [--size-mib 1024] [--downloaders 1,4] [--skip-references]
+//   node dist/main/bench/transfer.js [--size-mib 1024] [--downloaders 1,4] [--repeats N] [--skip-references]
+// --repeats runs every case N times and reports the median: on a shared VM one run can be 30%
+// off, and whichever case runs first can meet colder memory than those after it.
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +17,7 @@ import {
   flushDirtyPages,
   formatResults,
   measureProcess,
+  medianOf,
   runAllReferences,
   type BenchResult,
   type MeasuredProcess,
@@ -25,9 +28,11 @@ const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '1024' },
     downloaders: { type: 'string', default: '1,4' },
+    repeats: { type: 'string', default: '1' },
     'skip-references': { type: 'boolean', default: false }
   }
 })
+const repeats = Math.max(1, Math.floor(Number(values.repeats)) || 1)
 const sizeMiB = Number(values['size-mib'])
 const downloaderCounts = String(values.downloaders).split(',').map(Number)
 const PEAK_RSS_TARGET = 300e6
@@ -45,7 +50,7 @@ try {
   const timeoutMs = 120_000 + (bytes / 1e6) * 1000
 
   const grove = await benchGrove(file, bytes, timeoutMs)
-  const references = values['skip-references'] ? [] : await runAllReferences(file, join(work, 'references'), { downloaderCounts, timeoutMs, log })
+  const references = values['skip-references'] ? [] : await runAllReferences(file, join(work, 'references'), { downloaderCounts, timeoutMs, log, repeats })
   const all = [...grove.results, ...references]
   console.log('\n' + formatResults(all, { baseline: 'grove' }))
   console.log('\n' + summary(grove, references))
@@ -60,6 +65,8 @@ interface GroveBench {
   /** The sharer's home (its store), per byte of the model it seeds out of the user's own file. */
   seederDiskPerModelByte: number
   uploads: Array<{ downloaders: number; uploadedBytes: number[] }>
+  /** The largest peak RSS of any downloader in any run (with --repeats, not only the medians). */
+  downloaderPeakRssBytes: number
 }
 
 async function benchGrove(file: string, bytes: number, timeoutMs: number): Promise<GroveBench> {
@@ -81,12 +88,12 @@ async function benchGrove(file: string, bytes: number, timeoutMs: number): Promi
     running.push(seeder)
     await jsonField(seeder, (l) => l.event === 'seeding', 'event', 15_000)
 
-    const results: BenchResult[] = []
-    const uploads: GroveBench['uploads'] = []
-    let diskPerModelByte = 0
-    for (const n of downloaderCounts) {
+    // One run of 1 seeder → n downloaders; what medianOf does not keep is looked up by result.
+    const extras = new Map<BenchResult, { uploaded: number[]; diskPerModelByte: number }>()
+    let downloaderPeakRssBytes = 0
+    const runOnce = async (n: number, attempt: number): Promise<BenchResult> => {
       await flushDirtyPages()
-      log(`grove 1→${n}…`)
+      log(`grove 1→${n}${repeats > 1 ? ` (run ${attempt} of ${repeats})` : ''}…`)
       const started = performance.now()
       const finishedAt: number[] = []
       const uploaded: number[] = []
@@ -109,15 +116,27 @@ async function benchGrove(file: string, bytes: number, timeoutMs: number): Promi
       // GROVE_TRACE=1: the downloaders' phase and memory traces (see main/core/fetch.ts).
       if (process.env.GROVE_TRACE) for (const d of downloaders) log(`${d.proc.role} stderr:\n${d.proc.stderrTail()}`)
       for (const s of stats) if (s.exitCode !== 0) throw new Error(`grove ${s.role} failed (${s.exitCode ?? s.signal}): ${downloaders[0]?.proc.stderrTail()}`)
-      const seconds = Math.max(...finishedAt)
-      if (n === 1) diskPerModelByte = (await diskUsage(downloaders[0]!.home)) / bytes
-      uploads.push({ downloaders: n, uploadedBytes: uploaded })
-      results.push(buildResult({ name: `grove 1→${n}`, system: 'grove', bytes, downloaders: n, seconds, downloaderSeconds: finishedAt, processes: stats }))
+      downloaderPeakRssBytes = Math.max(downloaderPeakRssBytes, ...stats.map((x) => x.peakRssBytes))
+      const diskPerModelByte = n === 1 ? (await diskUsage(downloaders[0]!.home)) / bytes : 0
       for (const d of downloaders) await rm(d.home, { recursive: true, force: true })
+      const result = buildResult({ name: `grove 1→${n}`, system: 'grove', bytes, downloaders: n, seconds: Math.max(...finishedAt), downloaderSeconds: finishedAt, processes: stats })
+      extras.set(result, { uploaded, diskPerModelByte })
+      return result
+    }
+
+    const results: BenchResult[] = []
+    const uploads: GroveBench['uploads'] = []
+    let diskPerModelByte = 0
+    for (const n of downloaderCounts) {
+      const result = await medianOf(repeats, (attempt) => runOnce(n, attempt))
+      const extra = extras.get(result)!
+      if (n === 1) diskPerModelByte = extra.diskPerModelByte
+      uploads.push({ downloaders: n, uploadedBytes: extra.uploaded })
+      results.push(result)
     }
     const seederStats = await seeder.kill('SIGTERM')
     for (const r of results) r.processes.push(seederStats)
-    return { results, share: shareStats, diskPerModelByte, seederDiskPerModelByte, uploads }
+    return { results, share: shareStats, diskPerModelByte, seederDiskPerModelByte, uploads, downloaderPeakRssBytes }
   } finally {
     for (const p of running) if (!p.exited) await p.kill('SIGTERM')
   }
@@ -150,7 +169,7 @@ function summary(grove: GroveBench, references: BenchResult[]): string {
   }
   for (const u of grove.uploads) if (u.downloaders > 1) lines.push(`  1→${u.downloaders} bytes each downloader served to the others: ${u.uploadedBytes.map((b) => (b / 1e6).toFixed(0) + ' MB').join(', ')}`)
   const groveProcs = [grove.share, ...grove.results.flatMap((r) => r.processes)]
-  const peak = Math.max(...groveProcs.map((p) => p.peakRssBytes))
+  const peak = Math.max(grove.downloaderPeakRssBytes, ...groveProcs.map((p) => p.peakRssBytes))
   lines.push(`  peak RSS of any Grove process: ${(peak / 1e6).toFixed(0)} MB (target < ${PEAK_RSS_TARGET / 1e6} MB) ${peak < PEAK_RSS_TARGET ? 'OK' : 'OVER'}`)
   lines.push(`  disk per model byte on a downloader that seeds it (store + .gguf, blocks served from the .gguf): ${grove.diskPerModelByte.toFixed(3)}`)
   lines.push(`  disk per model byte in the sharer's home (besides the shared file itself): ${grove.seederDiskPerModelByte.toFixed(3)}`)
