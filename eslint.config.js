@@ -34,7 +34,7 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   },
   {
-    files: ['main/bin/**/*.cjs'],
+    files: ['main/bin/**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', console: 'readonly' } }
   },
   {

@@ -10,7 +10,7 @@ import { Grove } from '../core/grove.js'
 import type { BootstrapNode } from '../core/swarm.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-export const GROVE_BIN = join(REPO_ROOT, 'main', 'bin', 'grove.cjs')
+export const GROVE_BIN = join(REPO_ROOT, 'main', 'bin', 'grove.js')
 
 type Teardown = () => Promise<void> | void
 

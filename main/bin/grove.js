@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `grove` command. The TypeScript sources build to dist/ (npm install runs the build).
-// CommonJS on purpose: Node's ES-module loader starts libuv's thread pool before an ES module's
-// first line runs, and the pool reads UV_THREADPOOL_SIZE only when it starts.
+// CommonJS on purpose (main/bin/package.json says so; the name stays grove.js so that npx caches
+// of the bin keep working): Node's ES-module loader starts libuv's thread pool before an ES
+// module's first line runs, and the pool reads UV_THREADPOOL_SIZE only when it starts.
 
 // Two libuv threads are plenty for Grove's disk and RocksDB work, and on Linux every thread that
 // allocates gets a malloc arena of its own, which holds on to freed blocks.
