@@ -260,8 +260,8 @@ function fileFor(tx: StorageTx, index: number): BlockFile | null {
 
 let hooksInstalled = false
 
-/** Wraps hypercore-storage's block reads and writes, once per process. */
-export function installStorageHooks(): void {
+/** Wraps hypercore-storage's block reads and writes, once per process (on the first attach). */
+function installStorageHooks(): void {
   if (hooksInstalled) return
   hooksInstalled = true
   const require = createRequire(import.meta.url)

@@ -20,7 +20,7 @@ import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swar
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
-import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, installStorageHooks, openDownloadFile } from './file-blocks.js'
+import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, openDownloadFile } from './file-blocks.js'
 import { firstLine, sha256File } from './gguf.js'
 import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
 import { CatalogExchange, publicRoom, type Room } from './rooms.js'
@@ -56,7 +56,6 @@ export interface GroveOptions {
  * explicitly instead.
  */
 function openStorage(dir: string): CoreStorage {
-  installStorageHooks()
   return new CoreStorage(dir, { writeBufferSize: 4 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
 }
 
