@@ -5,6 +5,8 @@ export const ErrorCodes = [
   'BAD_INPUT',
   'BAD_LINK',
   'NOT_GGUF',
+  /** A GGUF file whose header or tensors are malformed, or that llama.cpp refuses to open. */
+  'BAD_GGUF',
   'BAD_MANIFEST',
   'UNSAFE_PATH',
   'HASH_MISMATCH',
@@ -18,7 +20,11 @@ export const ErrorCodes = [
   'WONT_FIT',
   'WORKER_CRASHED',
   'CONTEXT_OVERFLOW',
-  'LICENSE_NOT_ACCEPTED', 'UNAUTHORIZED', 'FORBIDDEN',
+  'LICENSE_NOT_ACCEPTED',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  /** Too much work queued already (generations): try again later. */
+  'BUSY',
   'INTERNAL'
 ] as const
 

@@ -247,6 +247,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BAD_INPUT: 400,
   BAD_LINK: 400,
   NOT_GGUF: 400,
+  BAD_GGUF: 400,
+  BUSY: 429,
   INCOMPATIBLE_ADAPTER: 400,
   CONTEXT_OVERFLOW: 400,
   NOT_FOUND: 404,

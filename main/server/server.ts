@@ -55,6 +55,7 @@ const STATUS: Record<ErrorCode, number> = {
   BAD_INPUT: 400,
   BAD_LINK: 400,
   NOT_GGUF: 400,
+  BAD_GGUF: 422,
   BAD_MANIFEST: 422,
   UNSAFE_PATH: 400,
   HASH_MISMATCH: 502,
@@ -71,6 +72,7 @@ const STATUS: Record<ErrorCode, number> = {
   LICENSE_NOT_ACCEPTED: 409,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  BUSY: 429,
   INTERNAL: 500
 }
 
