@@ -26,6 +26,7 @@ import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shar
 import { CatalogExchange, publicRoom, type Room } from './rooms.js'
 import { CatalogVerifier } from './catalog-verifier.js'
 import type { SwarmConnection } from 'hyperswarm'
+import type { WorkerSpawner } from '../inference/spawn.js'
 
 export interface GroveOptions {
   home?: string
@@ -43,6 +44,8 @@ export interface GroveOptions {
   rooms?: Room[]
   /** Direct TCP links to peers (see SwarmOptions.directPort): 0 (default) any port, null none. */
   directPort?: number | null
+  /** How worker processes start (the GGUF probe): a forked Node process unless given (Electron: its utility process). */
+  spawner?: WorkerSpawner
 }
 
 /**
@@ -68,6 +71,7 @@ const FORCE_BLOB_GC = 1
 export class Grove extends ReadyResource {
   readonly home: HomeLayout
   readonly library: Library
+  readonly spawner: WorkerSpawner | undefined
   readonly events = new EventEmitter()
   /** Things the user should know that are not errors (also emitted as 'warning' events). */
   readonly warnings: string[] = []
@@ -92,6 +96,7 @@ export class Grove extends ReadyResource {
 
   constructor(private readonly options: GroveOptions = {}) {
     super()
+    this.spawner = options.spawner
     this.home = resolveHome(options.home)
     this.library = new Library(this.home.libraryFile)
   }

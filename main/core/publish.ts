@@ -22,7 +22,8 @@ import {
   type Relation
 } from '../../shared/manifest.js'
 import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
-import { firstLine, inspectGguf, sha256File, type GgufSummary } from './gguf.js'
+import { loadableGguf, type GgufSummary } from '../gguf/probe.js'
+import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { BlockFile } from './file-blocks.js'
 import type { BlockFileRecord } from './library.js'
@@ -53,7 +54,8 @@ export interface ShareResult {
 
 export async function shareModel(grove: Grove, file: string, opts: ShareOptions): Promise<ShareResult> {
   const path = resolve(file)
-  const summary = await inspectGguf(path)
+  // Refused here, before any drive exists, unless llama.cpp itself opens the file.
+  const summary = await loadableGguf(path, { spawner: grove.spawner })
   const parents = resolveParents(grove, opts.parents ?? [], opts.relation, summary.kind)
   const card = opts.cardPath ? await readCard(opts.cardPath) : undefined
   const name = opts.name ?? card?.frontMatter.model_name ?? summary.name ?? basename(path).replace(/\.gguf$/i, '')

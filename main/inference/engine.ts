@@ -317,7 +317,7 @@ export class InferenceEngine {
         model = await llama.loadModel({ modelPath: file.path, gpuLayers: fit.gpuLayers })
       } catch (err) {
         const reason = (await this.log.reasonSince(mark)) ?? firstLine(err)
-        throw new GroveError('NOT_GGUF', `llama.cpp could not load ${file.path}: ${reason}`, { cause: err })
+        throw new GroveError('BAD_GGUF', `llama.cpp could not load ${file.path}: ${reason}`, { cause: err })
       }
       session = { modelKey, file, model, gpuLayers: fit.gpuLayers, contextKey: null, context: null, sequence: null, load: null }
       this.session = session

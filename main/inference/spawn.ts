@@ -1,7 +1,7 @@
-// How the inference worker is started. The service takes a spawner so each host picks its own:
-// the CLI and the headless server fork a Node process (`forkSpawner`), the Electron app passes
-// `utilityProcess.fork` through `utilityProcessSpawner` (typed structurally here, so main/
-// never imports electron outside the shell).
+// How Grove's worker processes (inference, the GGUF probe) are started. Each service takes a
+// spawner so each host picks its own: the CLI and the headless server fork a Node process
+// (`forkSpawner`), the Electron app passes `utilityProcess.fork` through `utilityProcessSpawner`
+// (typed structurally here, so main/ never imports electron outside the shell).
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { WorkerRequest } from './protocol.js'
@@ -14,10 +14,10 @@ export interface WorkerExit {
   signal: string | null
 }
 
-/** A running worker, whatever started it. */
-export interface WorkerHandle {
+/** A running worker, whatever started it; `Request` is what it is sent. */
+export interface WorkerHandle<Request = WorkerRequest> {
   readonly pid: number | undefined
-  send(message: WorkerRequest): void
+  send(message: Request): void
   onMessage(listener: (message: unknown) => void): void
   /** Once, after the process has gone and its stderr is drained. */
   onExit(listener: (exit: WorkerExit) => void): void
@@ -30,14 +30,16 @@ export interface SpawnOptions {
   entry: string
   args: string[]
   env?: NodeJS.ProcessEnv
+  /** V8 flags for the worker (e.g. a heap cap); none are inherited. */
+  execArgv?: string[]
 }
 
-export type WorkerSpawner = (options: SpawnOptions) => WorkerHandle
+export type WorkerSpawner = <Request = WorkerRequest>(options: SpawnOptions) => WorkerHandle<Request>
 
 /** `child_process.fork`, with no inherited execArgv (node-llama-cpp's self-test forks with them). */
-export const forkSpawner: WorkerSpawner = ({ entry, args, env }) => {
+export const forkSpawner: WorkerSpawner = <Request>({ entry, args, env, execArgv }: SpawnOptions): WorkerHandle<Request> => {
   const child = fork(entry, args, {
-    execArgv: [],
+    execArgv: execArgv ?? [],
     env: env ?? process.env,
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
@@ -53,9 +55,9 @@ export const forkSpawner: WorkerSpawner = ({ entry, args, env }) => {
     get pid() {
       return child.pid
     },
-    send(message) {
-      if (!child.connected) throw new Error('the inference process is not running')
-      child.send(message)
+    send(message: Request) {
+      if (!child.connected) throw new Error('the worker process is not running')
+      child.send(message as object)
     },
     onMessage(listener) {
       child.on('message', listener)
@@ -85,13 +87,13 @@ export interface UtilityProcessLike {
 export type UtilityForkLike = (
   modulePath: string,
   args?: string[],
-  options?: { stdio?: 'pipe' | 'ignore' | 'inherit'; serviceName?: string; env?: NodeJS.ProcessEnv }
+  options?: { stdio?: 'pipe' | 'ignore' | 'inherit'; serviceName?: string; env?: NodeJS.ProcessEnv; execArgv?: string[] }
 ) => UtilityProcessLike
 
 /** Adapts Electron's `utilityProcess.fork` for the service: `new InferenceService({ spawner: utilityProcessSpawner(utilityProcess.fork) })`. */
-export function utilityProcessSpawner(forkUtility: UtilityForkLike): WorkerSpawner {
-  return ({ entry, args, env }) => {
-    const child = forkUtility(entry, args, { stdio: 'pipe', serviceName: 'Grove inference', env })
+export function utilityProcessSpawner(forkUtility: UtilityForkLike, serviceName = 'Grove inference'): WorkerSpawner {
+  return <Request>({ entry, args, env, execArgv }: SpawnOptions): WorkerHandle<Request> => {
+    const child = forkUtility(entry, args, { stdio: 'pipe', serviceName, env, execArgv })
     let exited = false
     child.on('exit', () => {
       exited = true
@@ -100,8 +102,8 @@ export function utilityProcessSpawner(forkUtility: UtilityForkLike): WorkerSpawn
       get pid() {
         return child.pid
       },
-      send(message) {
-        if (exited) throw new Error('the inference process is not running')
+      send(message: Request) {
+        if (exited) throw new Error('the worker process is not running')
         child.postMessage(message)
       },
       onMessage(listener) {

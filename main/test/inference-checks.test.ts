@@ -9,7 +9,6 @@ import { after, test } from 'node:test'
 import { GgmlType, type GgufFileInfo, type GgufTensorInfo } from 'node-llama-cpp'
 import { formatLink } from '../../shared/link.js'
 import { adapterKindProblem, adapterShapeProblems, architectureProblem } from '../inference/compat.js'
-import { tensorBytes, tensorsOutsideFile } from '../inference/files.js'
 import { describeFit, judgeFit, type FitNeeds, type MemoryState } from '../inference/fit.js'
 import { cleanNativeMessage } from '../inference/native-log.js'
 import { LoadSpec, WorkerMessage, WorkerRequest } from '../inference/protocol.js'
@@ -100,17 +99,6 @@ test('the fit verdict: fits in free memory, tight within total memory and swap, 
     'needs about 4.0 GB of RAM (weights 3.6 GB + context 400.0 MB (4096 tokens) + adapters 50.0 MB); 8.0 GB of RAM free of 16.0 GB (+2.0 GB swap), no GPU'
   )
   assert.match(describeFit(judgeFit(needs(1e9, 5e9), gpu)), /and 5\.0 GB of VRAM \(10 of 33 layers on the GPU\).*6\.0 GB of VRAM free of 8\.0 GB/)
-})
-
-test('tensor sizes and bounds', () => {
-  assert.equal(tensorBytes({ dimensions: [64, 64], ggmlType: GgmlType.F16 }), 8192n)
-  assert.equal(tensorBytes({ dimensions: [256, 2], ggmlType: GgmlType.Q4_K }), 288n)
-  assert.equal(tensorBytes({ dimensions: [4], ggmlType: GgmlType.IQ2_XXS }), undefined)
-  assert.equal(tensorBytes({ dimensions: [2n ** 40n, 2n ** 40n], ggmlType: GgmlType.F32 }), 2n ** 82n)
-  const inside = [tensor('a', [64, 64], 0, GgmlType.F16), tensor('b', [64], 8192)]
-  assert.deepEqual(tensorsOutsideFile(inside, 8192 + 256), [])
-  assert.deepEqual(tensorsOutsideFile(inside, 8192 + 255).map((t) => t.name), ['b'])
-  assert.deepEqual(tensorsOutsideFile([tensor('c', [4], 2 ** 40, GgmlType.IQ2_XXS)], 1000).map((t) => t.name), ['c'])
 })
 
 test('adapter arguments take an optional :scale', () => {

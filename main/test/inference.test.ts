@@ -184,14 +184,14 @@ test('bad files get a clear error, no crash, and the next request works', async 
   const { dataOffset, fileSize } = written.layout
   const truncated = join(dir, 'truncated.gguf')
   await writeTruncatedCopy(modelPath, truncated, dataOffset + Math.floor((fileSize - dataOffset) / 2))
-  await rejectsWith(shared.complete({ ...spec, modelPath: truncated }, PROMPT, GREEDY), 'NOT_GGUF', /Truncated GGUF file/)
+  await rejectsWith(shared.complete({ ...spec, modelPath: truncated }, PROMPT, GREEDY), 'BAD_GGUF', /Malformed GGUF file .*truncated\.gguf: tensor \d+ \("[^"]+"\): its data ends at byte \d+, past the end of the file/)
   const cutHeader = join(dir, 'cut-header.gguf')
   await writeTruncatedCopy(modelPath, cutHeader, 2000)
-  await rejectsWith(shared.complete({ ...spec, modelPath: cutHeader }, PROMPT, GREEDY), 'NOT_GGUF', /GGUF/)
+  await rejectsWith(shared.complete({ ...spec, modelPath: cutHeader }, PROMPT, GREEDY), 'BAD_GGUF', /Malformed GGUF file .*: the file ends in/)
 
   const outOfBounds = join(dir, 'out-of-bounds.gguf')
   await patchTensorOffset(modelPath, outOfBounds, 'blk.1.ffn_down.weight', 2n ** 40n)
-  await rejectsWith(shared.complete({ ...spec, modelPath: outOfBounds }, PROMPT, GREEDY), 'NOT_GGUF', /tensors need 1099511\d+ bytes but the file has 298112|points outside the file/)
+  await rejectsWith(shared.complete({ ...spec, modelPath: outOfBounds }, PROMPT, GREEDY), 'BAD_GGUF', /past the end of the file|expected \d+/)
 
   const badMagic = join(dir, 'bad-magic.gguf')
   await writeCorruptedCopy(modelPath, badMagic, 0, Buffer.from('NOPE'))
@@ -205,7 +205,7 @@ test('bad files get a clear error, no crash, and the next request works', async 
   // llama.cpp's own reason, captured from its log: an architecture it does not know.
   const unknownArch = join(dir, 'unknown-arch.gguf')
   await patchString(modelPath, unknownArch, 'general.architecture', 'llamb')
-  await rejectsWith(shared.complete({ ...spec, modelPath: unknownArch }, PROMPT, GREEDY), 'NOT_GGUF', /llama\.cpp could not load .*unknown model architecture: 'llamb'/)
+  await rejectsWith(shared.complete({ ...spec, modelPath: unknownArch }, PROMPT, GREEDY), 'BAD_GGUF', /llama\.cpp could not load .*unknown model architecture: 'llamb'/)
 
   await rejectsWith(shared.complete({ ...spec, modelPath: join(dir, 'missing.gguf') }, PROMPT, GREEDY), 'NOT_FOUND', /missing\.gguf/)
   assert.equal(shared.pid, pid, 'the same worker, still up')

@@ -8,7 +8,9 @@ import { formatLink } from '../../shared/link.js'
 import { MANIFEST_PATH } from '../../shared/manifest.js'
 import { bytesToHex } from '../../shared/link.js'
 import type { FetchEvent } from '../core/fetch.js'
-import { inspectGguf, sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/gguf.js'
+import { readGgufHeader } from '../gguf/header.js'
+import { summarizeGguf } from '../gguf/summary.js'
 import type { Grove } from '../core/grove.js'
 import { Harness } from '../testing/harness.js'
 import { writeLlamaModel, writeTruncatedCopy } from '../testing/gguf-fixture.js'
@@ -38,7 +40,7 @@ test('two peers: a shared model is fetched, verified, loadable and seeded on', a
   assert.equal(fetched.sha256, shared.sha256)
   assert.equal(await sha256File(fetched.path), shared.sha256)
   assert.ok(fetched.path.startsWith(b.home.modelsDir), 'exported into the library')
-  assert.equal((await inspectGguf(fetched.path)).architecture, 'llama')
+  assert.equal(summarizeGguf(await readGgufHeader(fetched.path)).architecture, 'llama')
   assert.equal(events[0]?.event, 'manifest', 'the manifest (name, size, licence) comes before the weights')
   assert.equal(events[0]?.event === 'manifest' && events[0].license, 'mit')
   const last = events.filter((e) => e.event === 'progress').at(-1)
@@ -99,7 +101,7 @@ test('a file that is not GGUF, or a truncated GGUF, is refused and nothing is im
   const truncated = join(dir, 'truncated.gguf')
   const { stat } = await import('node:fs/promises')
   await writeTruncatedCopy(whole, truncated, Math.floor((await stat(whole)).size * 0.6))
-  await assert.rejects(a.share(truncated), { code: 'NOT_GGUF' })
+  await assert.rejects(a.share(truncated), { code: 'BAD_GGUF' })
   assert.deepEqual(a.library.list(), [])
 })
 

@@ -5,7 +5,8 @@ import { GroveError } from '../../../shared/errors.js'
 import { isLink, parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, describeRemote } from '../../core/fetch.js'
 import { diskUsage, modelDisk } from '../../core/disk.js'
-import { inspectGguf, sha256File } from '../../core/gguf.js'
+import { sha256File } from '../../core/gguf.js'
+import { probeGguf } from '../../gguf/probe.js'
 import { resolveHome } from '../../core/home.js'
 import { readLibrary } from '../../core/library.js'
 import { libraryItem } from '../../api/views.js'
@@ -48,10 +49,11 @@ export function registerLibrary(program: Command, context: () => CommandContext)
     .action(async (target: string, flags: { timeout?: string }) => {
       const ctx = context()
       if (!isLink(target) && existsSync(target)) {
-        const summary = await inspectGguf(target)
+        // What the file says, and whether llama.cpp opens it; a malformed header is an error.
+        const { summary, problem } = await probeGguf(target)
         const sha256 = await sha256File(target)
-        const info = { file: target, sha256, size: summary.fileSize, name: summary.name ?? null, link: null, ...summary }
-        ctx.out.result(info, () => describeFields(info))
+        const info = { file: target, sha256, size: summary.fileSize, name: summary.name ?? null, link: null, ...summary, loadable: problem === null, problem }
+        ctx.out.result(info, () => describeFields(info) + (problem ? `\nThis file cannot be loaded: ${problem}` : ''))
         return
       }
       const { keyHex } = parseLink(target)

@@ -1,0 +1,78 @@
+// The GGUF probe's child process (probe.ts starts it, one per file): checks the file's header
+// with the bounded reader, then lets llama.cpp itself open the file (all of it for a small
+// model, its vocabulary for a big one), so that a file llama.cpp refuses, or that makes it
+// abort, is found here and not after it was published. The parent bounds this
+// process's memory and time; whatever the file does to it stays in here.
+import { toErrorPayload } from '../../shared/errors.js'
+import { readGgufHeader } from './header.js'
+import { ProbeRequest, type ProbeReply } from './probe-protocol.js'
+import { ggufProblem, isAdapter } from './summary.js'
+
+interface Port {
+  send(message: ProbeReply): void
+  onMessage(listener: (message: unknown) => void): void
+}
+
+/** Electron's `process.parentPort` in a utility process (typed here: main/ must not need electron). */
+interface ElectronParentPort {
+  postMessage(message: unknown): void
+  on(event: 'message', listener: (event: { data: unknown }) => void): void
+}
+
+function parentPort(): Port {
+  const electron = (process as NodeJS.Process & { parentPort?: ElectronParentPort }).parentPort
+  if (electron) return { send: (m) => electron.postMessage(m), onMessage: (l) => electron.on('message', (e) => l(e.data)) }
+  if (process.send) return { send: (m) => process.send?.(m), onMessage: (l) => process.on('message', l) }
+  process.stderr.write('grove gguf probe: start me with child_process.fork or utilityProcess.fork\n')
+  process.exit(2)
+}
+
+async function probe(request: ProbeRequest): Promise<ProbeReply> {
+  // Read again here: the file may have changed since the parent read it.
+  const header = await readGgufHeader(request.path)
+  const llamaCpp = await import('node-llama-cpp')
+  // A const enum in node-llama-cpp's types, an object at run time: the architectures this llama.cpp knows.
+  const architectures = (llamaCpp as unknown as { GgufArchitectureType: Record<string, string> }).GgufArchitectureType
+  const problem = ggufProblem(header, new Set(Object.values(architectures)))
+  if (problem || isAdapter(header) || request.open === 'none') return { type: 'result', problem }
+  return { type: 'result', problem: await openWithLlamaCpp(llamaCpp, request) }
+}
+
+/** Why llama.cpp refuses to open the model, or null when it opens it. */
+async function openWithLlamaCpp(llamaCpp: typeof import('node-llama-cpp'), request: ProbeRequest): Promise<string | null> {
+  const { NativeLog } = await import('../inference/native-log.js')
+  const log = new NativeLog()
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', logLevel: llamaCpp.LlamaLogLevel.warn, logger: log.logger })
+  const mark = log.mark()
+  try {
+    const model = await llama.loadModel({ modelPath: request.path, vocabOnly: request.open === 'vocab', gpuLayers: 0 })
+    await model.dispose()
+    return null
+  } catch (err) {
+    return `llama.cpp cannot open it: ${(await log.reasonSince(mark)) ?? firstLine(err)}`
+  } finally {
+    await llama.dispose().catch(() => {})
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return (message.split('\n')[0] ?? message).slice(0, 300)
+}
+
+const port = parentPort()
+port.onMessage((raw) => {
+  const parsed = ProbeRequest.safeParse(raw)
+  if (!parsed.success) {
+    port.send({ type: 'error', error: { code: 'BAD_INPUT', message: 'Malformed probe request' } })
+    return
+  }
+  probe(parsed.data).then(
+    (reply) => port.send(reply),
+    (err: unknown) => port.send({ type: 'error', error: toErrorPayload(err) })
+  )
+})
+// A parent that goes away takes its probe with it.
+process.on('disconnect', () => process.exit(0))
+process.on('SIGINT', () => {})
+port.send({ type: 'ready' })
