@@ -1,0 +1,124 @@
+// The Electron window's policy without Electron (its binary is not installed here): which
+// requests load, which links open in the browser, and the CSP every response gets.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describe, test } from 'node:test'
+import {
+  ELECTRON_CONTENT_SECURITY_POLICY,
+  externalUrlAllowed,
+  fileUrlInside,
+  requestAllowed,
+  withCsp
+} from '../electron/policy.js'
+import { REPO_ROOT } from '../testing/harness.js'
+
+const RENDERER_DIR = join(REPO_ROOT, 'renderer', 'dist')
+const ROOT = pathToFileURL(RENDERER_DIR).href
+const ROOT_PATH = new URL(ROOT).pathname
+const APP_URL = `${ROOT}/index.html`
+
+describe('requests the window may make', () => {
+  test('its own files, DevTools and inline data load', () => {
+    const good = [
+      APP_URL,
+      `${APP_URL}#/library`,
+      `${APP_URL}?a=1`,
+      `${ROOT}/assets/index-abc.js`,
+      `${ROOT}/assets/inter%20var.woff2`,
+      `${ROOT}/assets/caf%C3%A9.svg`,
+      `${ROOT}/./assets/x.js`,
+      `${ROOT}/assets/../index.html`,
+      `file://localhost${ROOT_PATH}/index.html`,
+      'devtools://devtools/bundled/inspector.html',
+      'data:image/png;base64,AAAA',
+      'blob:file:///6d1e6c1e-0c3a-4b0e-9d55-7c1b7b0f3a10'
+    ]
+    for (const url of good) assert.equal(requestAllowed(url, RENDERER_DIR), true, url)
+  })
+
+  test('a hostile or foreign URL is refused, and none of them throws', () => {
+    const hostile: Array<[string, string]> = [
+      ['an encoded slash after ..', `${ROOT}/..%2f..%2f..%2fetc/passwd`],
+      ['an upper-case encoded slash', `${ROOT}/assets/..%2F..%2Fsecret`],
+      ['an encoded backslash after ..', `${ROOT}/..%5c..%5cetc%5cpasswd`],
+      ['encoded dots', `${ROOT}/%2e%2e/%2e%2e/etc/passwd`],
+      ['a mixed dot segment', `${ROOT}/.%2e/.%2e/etc/passwd`],
+      ['double-encoded dots', `${ROOT}/%252e%252e/%252e%252e/etc/passwd`],
+      ['a double-encoded slash', `${ROOT}/..%252f..%252fetc/passwd`],
+      ['a lone %', `${ROOT}/%`],
+      ['a % at the end', `${ROOT}/index.html%`],
+      ['a malformed escape', `${ROOT}/%zz`],
+      ['a truncated escape', `${ROOT}/%e0%a4%a`],
+      ['an escape that is not UTF-8', `${ROOT}/%ff.js`],
+      ['backslashes', `${ROOT}\\..\\..\\etc\\passwd`],
+      ['an encoded NUL', `${ROOT}/index.html%00.png`],
+      ['an encoded control character', `${ROOT}/index%0a.html`],
+      ['a Windows stream name', `${ROOT}/index.html::$DATA`],
+      ['an empty segment', `${ROOT}//index.html`],
+      ['the folder itself', `${ROOT}/`],
+      ['a sibling folder with the same prefix', `${ROOT}-evil/x.js`],
+      ['a sibling folder glued to the name', `${ROOT}evil/x.js`],
+      ['the parent folder', pathToFileURL(join(RENDERER_DIR, '..', 'index.html')).href],
+      ['another local file', pathToFileURL('/etc/passwd').href],
+      ['another file host with the same path', `file://remote-host${ROOT_PATH}/index.html`],
+      ['a UNC path through an empty host', `file:////remote-host/share${ROOT_PATH}/index.html`],
+      ['a Windows drive', 'file:///C:/Windows/win.ini'],
+      ['a Windows drive written with |', 'file:///c|/Windows/win.ini'],
+      ['https', 'https://example.com/'],
+      ['http to the local server', 'http://127.0.0.1:7420/api/call/app.info'],
+      ['a WebSocket to the local server', 'ws://127.0.0.1:7420/api/events'],
+      ['a secure WebSocket', 'wss://example.com/socket'],
+      ['javascript:', 'javascript:alert(1)'],
+      ['view-source of our own page', `view-source:${APP_URL}`],
+      ['a browser page', 'chrome://settings'],
+      ['not a URL', 'nonsense'],
+      ['nothing', '']
+    ]
+    for (const [what, url] of hostile) {
+      let allowed: boolean | undefined
+      assert.doesNotThrow(() => (allowed = requestAllowed(url, RENDERER_DIR)), what)
+      assert.equal(allowed, false, `${what}: ${url}`)
+    }
+  })
+
+  test('a renderer folder whose own name needs escapes still works, and still has a boundary', () => {
+    const dir = '/tmp/My Apps/100%/renderer/dist'
+    const root = pathToFileURL(dir).href
+    assert.match(root, /My%20Apps\/100%25\//)
+    assert.equal(requestAllowed(`${root}/index.html`, dir), true)
+    assert.equal(requestAllowed(`${root}-evil/index.html`, dir), false)
+    assert.equal(requestAllowed(`${root}/%25/index.html`, dir), false, 'a % below the root is a double escape')
+  })
+
+  test('Windows roots: the drive and the UNC host are part of the boundary', () => {
+    const drive = 'file:///C:/Program%20Files/Grove/resources/app.asar/renderer/dist'
+    assert.equal(fileUrlInside(`${drive}/index.html`, drive), true)
+    assert.equal(fileUrlInside('file:///D:/Program%20Files/Grove/resources/app.asar/renderer/dist/index.html', drive), false)
+    assert.equal(fileUrlInside(`${drive}/C:/Windows/win.ini`, drive), false)
+    assert.equal(fileUrlInside(`${drive}/..%5c..%5cwin.ini`, drive), false)
+    const unc = 'file://server/share/Grove/renderer/dist'
+    assert.equal(fileUrlInside(`${unc}/index.html`, unc), true)
+    assert.equal(fileUrlInside('file://other/share/Grove/renderer/dist/index.html', unc), false)
+    assert.equal(fileUrlInside('file:///share/Grove/renderer/dist/index.html', unc), false)
+  })
+})
+
+describe('links', () => {
+  test('only https links (without credentials) open in the browser', () => {
+    assert.ok(externalUrlAllowed('https://huggingface.co/meta-llama'))
+    for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'https://user:pw@example.com/', 'smb://host/share', 'grove://abc', '']) {
+      assert.ok(!externalUrlAllowed(url), url)
+    }
+  })
+})
+
+describe('responses', () => {
+  test('responses in the window get our CSP in place of theirs', () => {
+    const headers = withCsp({ 'content-security-policy': ['default-src *'], 'Content-Type': ['text/html'] })
+    assert.deepEqual(headers['Content-Security-Policy'], [ELECTRON_CONTENT_SECURITY_POLICY])
+    assert.equal(headers['content-security-policy'], undefined)
+    assert.deepEqual(headers['Content-Type'], ['text/html'])
+    assert.match(ELECTRON_CONTENT_SECURITY_POLICY, /script-src 'self';.*connect-src 'none'/)
+  })
+})
