@@ -1,8 +1,9 @@
-// What the Electron window may load and open, without importing electron (app.ts wires these
-// into the session and webContents; the tests call them directly). The app shows only its own
-// files: every request outside renderer/dist (http, https, ws, wss, other files) is cancelled,
-// the window never navigates, and no window opens. A link the person clicks to an https page
-// opens in their browser, nothing else does.
+// What the Electron window may load, navigate to and be granted, without importing electron
+// (app.ts wires these into the session and webContents; the tests call them directly). The app
+// shows only its own files: every request outside renderer/dist (http, https, ws, wss, other
+// files) is cancelled, the window never leaves its page, no window opens, and no permission or
+// device is granted but one: the page itself may write the clipboard (its Copy buttons). A link
+// the person clicks to an https page opens in their browser, nothing else does.
 import { pathToFileURL } from 'node:url'
 import { ELECTRON_CONTENT_SECURITY_POLICY } from '../server/headers.js'
 
@@ -36,6 +37,54 @@ export function fileUrlInside(url: string | URL, rootUrl: string): boolean {
   if (!rootSegments || !segments || segments.length <= rootSegments.length) return false
   if (rootSegments.some((segment, i) => segments[i] !== segment)) return false
   return segments.slice(rootSegments.length).every((segment) => !/[%:]/.test(segment))
+}
+
+/** The same file as the app page (any #route or ?query), on file:// only. Never throws. */
+export function isAppPageUrl(url: string, appUrl: string): boolean {
+  const page = parseUrl(url)
+  const app = parseUrl(appUrl)
+  if (!page || !app || page.protocol !== 'file:' || app.protocol !== 'file:' || page.host !== app.host) return false
+  const pageSegments = pathSegments(page.pathname)
+  const appSegments = pathSegments(app.pathname)
+  return pageSegments !== null && appSegments !== null && pageSegments.join('/') === appSegments.join('/')
+}
+
+/** A document navigation a frame is about to make (Electron's will-frame-navigate / will-navigate details). */
+export interface NavigationAttempt {
+  readonly url: string
+  readonly isMainFrame: boolean
+}
+
+/** proceed: let it load; block: stay on the page; open-in-browser: stay, and hand the link to the person's browser. */
+export type NavigationVerdict = 'proceed' | 'block' | 'open-in-browser'
+
+/**
+ * The window stays on its page: only the top frame may load the app page again (a reload, a
+ * query); an https link it follows opens in the browser instead. A subframe (the page has none)
+ * may do neither. In-page navigations (a #route) are not asked about: Electron does not emit
+ * will-navigate or will-frame-navigate for them.
+ */
+export function navigationVerdict(attempt: NavigationAttempt, appUrl: string): NavigationVerdict {
+  if (!attempt.isMainFrame) return 'block'
+  if (isAppPageUrl(attempt.url, appUrl)) return 'proceed'
+  return externalUrlAllowed(attempt.url) ? 'open-in-browser' : 'block'
+}
+
+/** A permission check or request (Electron's permission handlers' arguments). */
+export interface PermissionAsk {
+  readonly permission: string
+  readonly requestingUrl: string | undefined
+  readonly isMainFrame: boolean
+}
+
+/**
+ * Writing the clipboard from the app page's top frame is the one permission granted: the Copy
+ * buttons use `navigator.clipboard.writeText` (Chromium sanitizes what is written, and only
+ * allows it during a user gesture), and a window.prompt fallback does not exist in Electron.
+ * Everything else (camera, microphone, notifications, devices, reading the clipboard...) is refused.
+ */
+export function permissionGranted(ask: PermissionAsk, appUrl: string): boolean {
+  return ask.permission === 'clipboard-sanitized-write' && ask.isMainFrame && ask.requestingUrl !== undefined && isAppPageUrl(ask.requestingUrl, appUrl)
 }
 
 /** A link worth handing to the person's browser: https, no credentials in it. */

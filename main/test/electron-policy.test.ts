@@ -1,6 +1,9 @@
 // The Electron window's policy without Electron (its binary is not installed here): which
-// requests load, which links open in the browser, and the CSP every response gets.
+// requests load, which navigations proceed, which permissions are granted, the CSP every
+// response gets, and (read from the source, since the shell cannot run here) that
+// main/electron/app.ts wires each of these into the session and every webContents.
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, test } from 'node:test'
@@ -8,6 +11,9 @@ import {
   ELECTRON_CONTENT_SECURITY_POLICY,
   externalUrlAllowed,
   fileUrlInside,
+  isAppPageUrl,
+  navigationVerdict,
+  permissionGranted,
   requestAllowed,
   withCsp
 } from '../electron/policy.js'
@@ -104,12 +110,62 @@ describe('requests the window may make', () => {
   })
 })
 
-describe('links', () => {
+describe('navigation', () => {
+  test('the app page is the same file on file://, whatever its route; a malformed URL is not', () => {
+    assert.equal(isAppPageUrl(`${APP_URL}#/models/x`, APP_URL), true)
+    assert.equal(isAppPageUrl(`${APP_URL}?a=1`, APP_URL), true)
+    assert.equal(isAppPageUrl(`${ROOT}/assets/../index.html`, APP_URL), true)
+    for (const url of [`${ROOT}/other.html`, APP_URL.replace('file:', 'https:'), `${ROOT}/index.html%`, `${ROOT}/index.html%00`, `file://remote-host${ROOT_PATH}/index.html`, 'not a url']) {
+      let same: boolean | undefined
+      assert.doesNotThrow(() => (same = isAppPageUrl(url, APP_URL)), url)
+      assert.equal(same, false, url)
+    }
+  })
+
+  test('the top frame may reload its own page; an https link goes to the browser; everything else stays put', () => {
+    const cases: Array<[string, boolean, ReturnType<typeof navigationVerdict>]> = [
+      [`${APP_URL}#/library`, true, 'proceed'],
+      [`${APP_URL}?a=1`, true, 'proceed'],
+      ['https://huggingface.co/meta-llama', true, 'open-in-browser'],
+      ['https://user:pw@example.com/', true, 'block'],
+      ['http://example.com/', true, 'block'],
+      ['javascript:alert(1)', true, 'block'],
+      [pathToFileURL('/etc/passwd').href, true, 'block'],
+      [`${ROOT}/other.html`, true, 'block'],
+      [`${ROOT}/..%2f..%2fetc/passwd`, true, 'block'],
+      ['grove://abc', true, 'block'],
+      ['%', true, 'block'],
+      // A subframe (the page has none) never navigates, not even to our page, and opens nothing.
+      [APP_URL, false, 'block'],
+      ['https://huggingface.co/meta-llama', false, 'block']
+    ]
+    for (const [url, isMainFrame, verdict] of cases) {
+      assert.equal(navigationVerdict({ url, isMainFrame }, APP_URL), verdict, `${url} (${isMainFrame ? 'top frame' : 'subframe'})`)
+    }
+  })
+
   test('only https links (without credentials) open in the browser', () => {
     assert.ok(externalUrlAllowed('https://huggingface.co/meta-llama'))
     for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'https://user:pw@example.com/', 'smb://host/share', 'grove://abc', '']) {
       assert.ok(!externalUrlAllowed(url), url)
     }
+  })
+})
+
+describe('permissions', () => {
+  test('only the Copy buttons may write the clipboard, from the app page itself', () => {
+    assert.equal(permissionGranted({ permission: 'clipboard-sanitized-write', requestingUrl: `${APP_URL}#/library`, isMainFrame: true }, APP_URL), true)
+    const refused: Array<[string, Parameters<typeof permissionGranted>[0]]> = [
+      ['from a subframe', { permission: 'clipboard-sanitized-write', requestingUrl: APP_URL, isMainFrame: false }],
+      ['from another page', { permission: 'clipboard-sanitized-write', requestingUrl: 'https://evil.example/', isMainFrame: true }],
+      ['from another local file', { permission: 'clipboard-sanitized-write', requestingUrl: `${ROOT}/other.html`, isMainFrame: true }],
+      ['with no URL', { permission: 'clipboard-sanitized-write', requestingUrl: undefined, isMainFrame: true }],
+      ['with a malformed URL', { permission: 'clipboard-sanitized-write', requestingUrl: `${ROOT}/%`, isMainFrame: true }]
+    ]
+    for (const permission of ['clipboard-read', 'media', 'geolocation', 'notifications', 'openExternal', 'hid', 'serial', 'usb', 'fileSystem', 'display-capture', 'midiSysex', 'pointerLock', 'fullscreen', 'unknown']) {
+      refused.push([permission, { permission, requestingUrl: APP_URL, isMainFrame: true }])
+    }
+    for (const [what, ask] of refused) assert.equal(permissionGranted(ask, APP_URL), false, what)
   })
 })
 
@@ -120,5 +176,41 @@ describe('responses', () => {
     assert.equal(headers['content-security-policy'], undefined)
     assert.deepEqual(headers['Content-Type'], ['text/html'])
     assert.match(ELECTRON_CONTENT_SECURITY_POLICY, /script-src 'self';.*connect-src 'none'/)
+  })
+})
+
+describe('the shell wires the policy (main/electron/app.ts, read as text)', () => {
+  let source = ''
+  const app = async (): Promise<string> => (source ||= await readFile(join(REPO_ROOT, 'main', 'electron', 'app.ts'), 'utf8'))
+
+  test('every kind of navigation, new windows and webviews go through the policy', async () => {
+    const text = await app()
+    for (const guard of ["'will-navigate'", "'will-frame-navigate'", "'will-redirect'", "'will-attach-webview'", 'setWindowOpenHandler', 'navigationVerdict(', "action: 'deny'"]) {
+      assert.ok(text.includes(guard), guard)
+    }
+    assert.ok(!/action:\s*'allow'/.test(text), 'no window is ever allowed to open')
+  })
+
+  test('permissions, device access and screen capture are refused in the session', async () => {
+    const text = await app()
+    for (const guard of ['setPermissionRequestHandler', 'setPermissionCheckHandler', 'permissionGranted(', 'setDevicePermissionHandler(() => false)', 'setDisplayMediaRequestHandler']) {
+      assert.ok(text.includes(guard), guard)
+    }
+  })
+
+  test('every device picker is cancelled, not left to pick a default', async () => {
+    // Bluetooth picks the first device unless the event is prevented; the others take a
+    // missing or empty id as "cancel".
+    const text = await app()
+    for (const picker of ['select-hid-device', 'select-serial-port', 'select-usb-device', 'select-bluetooth-device']) {
+      const handler = new RegExp(`'${picker}',\\s*\\(event[^)]*\\)\\s*=>\\s*\\{\\s*event\\.preventDefault\\(\\)\\s*callback\\((''|)\\)\\s*\\}`)
+      assert.match(text, handler, picker)
+    }
+  })
+
+  test('every request (WebSockets included) passes requestAllowed, and every response gets the CSP', async () => {
+    const text = await app()
+    assert.match(text, /onBeforeRequest\(\(details, callback\) => callback\(\{ cancel: !requestAllowed\(details\.url, RENDERER_DIR\) \}\)\)/)
+    assert.ok(text.includes('onHeadersReceived'), 'onHeadersReceived')
   })
 })
