@@ -1,7 +1,7 @@
 // The Electron window's policy without Electron (its binary is not installed here): which
-// requests load, which navigations proceed, which permissions are granted, the CSP every
-// response gets, and (read from the source, since the shell cannot run here) that
-// main/electron/app.ts wires each of these into the session and every webContents.
+// requests load, which navigations proceed, which permissions are granted, the CSPs of the
+// window and of `grove serve`'s page, and (read from the source, since the shell cannot run
+// here) that main/electron/app.ts wires each of these into the session and every webContents.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,6 +17,7 @@ import {
   requestAllowed,
   withCsp
 } from '../electron/policy.js'
+import { CONTENT_SECURITY_POLICY } from '../server/headers.js'
 import { REPO_ROOT } from '../testing/harness.js'
 
 const RENDERER_DIR = join(REPO_ROOT, 'renderer', 'dist')
@@ -169,7 +170,51 @@ describe('permissions', () => {
   })
 })
 
-describe('responses', () => {
+/** A CSP as directive → sources. */
+function parseCsp(policy: string): Map<string, string> {
+  const directives = new Map<string, string>()
+  for (const part of policy.split(';')) {
+    const [name, ...sources] = part.trim().split(/\s+/)
+    if (name) directives.set(name.toLowerCase(), sources.join(' '))
+  }
+  return directives
+}
+
+async function metaCsp(): Promise<string> {
+  const html = await readFile(join(REPO_ROOT, 'renderer', 'index.html'), 'utf8')
+  const tag = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"/i.exec(html)
+  assert.ok(tag, 'renderer/index.html has a meta CSP')
+  return tag[1]!
+}
+
+// A browser ignores these in a <meta> CSP; the header alone can carry them.
+const HEADER_ONLY_DIRECTIVES = new Set(['frame-ancestors', 'report-uri', 'sandbox'])
+
+describe('content security policies', () => {
+  test("the page connects only to its own origin: 'self', no blanket ws: or wss:", () => {
+    // Chromium matches ws:/wss: on the page's own host and port with 'self' (CSP Level 3),
+    // checked in Debian's Chromium 156: same origin opens, another port or host is refused.
+    assert.equal(parseCsp(CONTENT_SECURITY_POLICY).get('connect-src'), "'self'")
+    assert.equal(parseCsp(ELECTRON_CONTENT_SECURITY_POLICY).get('connect-src'), "'none'")
+  })
+
+  test('the header CSP of `grove serve` refuses plugins, <base>, form posts and framing', () => {
+    const header = parseCsp(CONTENT_SECURITY_POLICY)
+    for (const [name, sources] of [['object-src', "'none'"], ['base-uri', "'none'"], ['form-action', "'none'"], ['frame-ancestors', "'none'"], ['script-src', "'self'"]]) {
+      assert.equal(header.get(name!), sources, name)
+    }
+  })
+
+  test('the meta CSP in renderer/index.html says everything the header says (but frame-ancestors, which a meta cannot)', async () => {
+    // A page with both policies must satisfy both, so the meta may not be looser than the header;
+    // it is the same policy, less what a <meta> cannot carry.
+    const meta = parseCsp(await metaCsp())
+    const header = parseCsp(CONTENT_SECURITY_POLICY)
+    for (const name of HEADER_ONLY_DIRECTIVES) assert.equal(meta.has(name), false, `${name} is ignored in a meta CSP`)
+    const expected = new Map([...header].filter(([name]) => !HEADER_ONLY_DIRECTIVES.has(name)))
+    assert.deepEqual(meta, expected)
+  })
+
   test('responses in the window get our CSP in place of theirs', () => {
     const headers = withCsp({ 'content-security-policy': ['default-src *'], 'Content-Type': ['text/html'] })
     assert.deepEqual(headers['Content-Security-Policy'], [ELECTRON_CONTENT_SECURITY_POLICY])
