@@ -4,9 +4,10 @@
 // - One instance per user (a second launch focuses the first window).
 // - The window is sandboxed with contextIsolation, no nodeIntegration, webSecurity; its preload
 //   exposes only the API contract; every IPC call is checked for its sender frame and arguments.
-// - It shows only renderer/dist over file://: other requests are cancelled, navigation and new
-//   windows are refused (an https link opens in the person's browser), permissions are denied,
-//   every response gets a strict CSP.
+// - It shows only renderer/dist over file://: other requests (WebSockets too) are cancelled,
+//   navigation of any frame, redirects and new windows are refused (an https link opens in the
+//   person's browser), permissions (but writing the clipboard from our page), devices and screen
+//   capture are denied, every response gets a strict CSP. The decisions are in policy.ts.
 // - Inference runs in a utility process; quitting waits for the API, then Grove (swarm, drives,
 //   store), then the model process to close, in that order, before the app exits.
 //
@@ -24,7 +25,7 @@ import { InferenceService } from '../inference/service.js'
 import { utilityProcessSpawner } from '../inference/spawn.js'
 import { checkSodium } from './checks.js'
 import { forwardEvents, registerIpc } from './ipc.js'
-import { externalUrlAllowed, requestAllowed, withCsp } from './policy.js'
+import { externalUrlAllowed, navigationVerdict, permissionGranted, requestAllowed, withCsp } from './policy.js'
 
 const RENDERER_DIR = join(app.getAppPath(), 'renderer', 'dist')
 const RENDERER_INDEX = join(RENDERER_DIR, 'index.html')
@@ -134,31 +135,65 @@ function createWindow(): BrowserWindow {
   return win
 }
 
-/** The default session: only our own files load, every response gets our CSP, no permissions. */
+/** The default session: only our own files load, every response gets our CSP, (almost) nothing is granted. */
 function secureSession(): void {
   const ses = session.defaultSession
-  ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
-  ses.setPermissionCheckHandler(() => false)
+  ses.setPermissionRequestHandler((_contents, permission, callback, details) =>
+    callback(permissionGranted({ permission, requestingUrl: details.requestingUrl, isMainFrame: details.isMainFrame }, APP_URL))
+  )
+  ses.setPermissionCheckHandler((_contents, permission, _origin, details) =>
+    permissionGranted({ permission, requestingUrl: details.requestingUrl, isMainFrame: details.isMainFrame }, APP_URL)
+  )
+  ses.setDevicePermissionHandler(() => false)
+  // null is Electron's refusal: an object without the video that was asked for throws in main.
+  ses.setDisplayMediaRequestHandler((_request, callback) => (callback as unknown as (streams: null) => void)(null))
+  // Grove uses no hardware: every device picker is cancelled (a missing or empty id cancels).
+  ses.on('select-hid-device', (event, _details, callback) => {
+    event.preventDefault()
+    callback()
+  })
+  ses.on('select-serial-port', (event, _ports, _contents, callback) => {
+    event.preventDefault()
+    callback('')
+  })
+  ses.on('select-usb-device', (event, _details, callback) => {
+    event.preventDefault()
+    callback()
+  })
   ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !requestAllowed(details.url, RENDERER_DIR) }))
   ses.webRequest.onHeadersReceived((details, callback) => callback({ responseHeaders: withCsp(details.responseHeaders) }))
 }
 
-/** Every webContents (the window, and anything that might appear): no navigation, no windows, no webviews. */
+/** Every webContents (the window, and anything that might appear): it stays on its page, opens no windows, no webviews, no devices. */
 function harden(contents: WebContents): void {
-  contents.on('will-navigate', (event, url) => {
+  // Emitted for every frame, the top one included, before will-navigate.
+  contents.on('will-frame-navigate', (event) => {
+    const verdict = navigationVerdict(event, APP_URL)
+    if (verdict === 'proceed') return
     event.preventDefault()
-    openExternally(url)
+    if (verdict === 'open-in-browser') openInBrowser(event.url)
   })
+  // Only fires if will-frame-navigate let the navigation through; it refuses, and never opens a
+  // link itself, so one click cannot open it twice.
+  contents.on('will-navigate', (event) => {
+    if (navigationVerdict(event, APP_URL) !== 'proceed') event.preventDefault()
+  })
+  // Our file:// page never redirects; a redirect is something else's navigation.
   contents.on('will-redirect', (event) => event.preventDefault())
   contents.on('will-attach-webview', (event) => event.preventDefault())
+  // Unless prevented, Electron picks the first Bluetooth device it finds.
+  contents.on('select-bluetooth-device', (event, _devices, callback) => {
+    event.preventDefault()
+    callback('')
+  })
   contents.setWindowOpenHandler(({ url }) => {
-    openExternally(url)
+    if (externalUrlAllowed(url)) openInBrowser(url)
     return { action: 'deny' }
   })
 }
 
-function openExternally(url: string): void {
-  if (externalUrlAllowed(url)) void shell.openExternal(url).catch(() => {})
+function openInBrowser(url: string): void {
+  void shell.openExternal(url).catch(() => {})
 }
 
 /** Closes the resource stack in order: API (transfers, generations), Grove (swarm, drives, store), the model process. */

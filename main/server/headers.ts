@@ -1,9 +1,15 @@
 // The security headers on every response of `grove serve` (and the CSP the Electron window
-// gets): the page may load only its own scripts, styles, images and connections, and may not be
-// framed; responses are never content-sniffed and send no referrer.
+// gets): the page may load only its own scripts, styles, images and connections, post no form
+// and may not be framed; responses are never content-sniffed and send no referrer.
 
+/**
+ * `connect-src 'self'` covers the page's own WebSocket (`/api/events`): CSP Level 3 matches ws:
+ * and wss: of the page's host and port with 'self', and refuses every other socket.
+ * renderer/index.html carries the same policy in a meta tag, less frame-ancestors (which a meta
+ * CSP cannot set); a test keeps the two in step.
+ */
 export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 /** The desktop window talks to main over IPC only: no network connections at all. */
 export const ELECTRON_CONTENT_SECURITY_POLICY =

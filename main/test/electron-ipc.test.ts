@@ -1,7 +1,8 @@
 // The Electron transport without Electron (its binary is not installed here): the IPC handlers
 // with fake ipcMain/frames (a foreign sender or a bad argument is refused), the built preload
-// run in a VM with a fake `electron` (it exposes only the contract), the window's URL policy,
-// and the start-up checks. The real shell (main/electron/app.ts) is checked for its settings.
+// run in a VM with a fake `electron` (it exposes only the contract), and the start-up checks.
+// The real shell (main/electron/app.ts) is checked for its settings; the window's URL,
+// navigation and permission policy is in electron-policy.test.ts.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,7 +15,6 @@ import type { ApiEndpoint, ApiEvent, ApiEventListener } from '../api/events.js'
 import { CALL_CHANNEL_PREFIX, CALL_NAME_LIST, EVENT_CHANNEL, EVENT_NAME_LIST, callChannel } from '../electron/channels.js'
 import { checkSodium } from '../electron/checks.js'
 import { forwardEvents, handleCall, isAppPage, registerIpc, senderRefusal, type FrameLike, type InvokeEventLike, type IpcMainLike, type TrustedSender } from '../electron/ipc.js'
-import { ELECTRON_CONTENT_SECURITY_POLICY, externalUrlAllowed, requestAllowed, withCsp } from '../electron/policy.js'
 import { InferenceService } from '../inference/service.js'
 import { Harness, REPO_ROOT } from '../testing/harness.js'
 
@@ -241,32 +241,7 @@ describe('the preload (dist/main/electron/preload.cjs)', () => {
   })
 })
 
-describe('the window policy', () => {
-  test('only the renderer files (and DevTools, inline data) may load', () => {
-    assert.ok(requestAllowed(APP_URL, RENDERER_DIR))
-    assert.ok(requestAllowed(pathToFileURL(join(RENDERER_DIR, 'assets', 'index-abc.js')).href, RENDERER_DIR))
-    assert.ok(requestAllowed('devtools://devtools/bundled/inspector.html', RENDERER_DIR))
-    assert.ok(requestAllowed('data:image/png;base64,AAAA', RENDERER_DIR))
-    for (const url of ['https://example.com/', 'http://127.0.0.1:7420/api/call/app.info', 'ws://127.0.0.1/', pathToFileURL('/etc/passwd').href, `${pathToFileURL(RENDERER_DIR).href}-evil/x.js`, 'file://remote-host/share/x', 'javascript:alert(1)', 'nonsense']) {
-      assert.ok(!requestAllowed(url, RENDERER_DIR), url)
-    }
-  })
-
-  test('only https links (without credentials) open in the browser', () => {
-    assert.ok(externalUrlAllowed('https://huggingface.co/meta-llama'))
-    for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'https://user:pw@example.com/', 'smb://host/share', 'grove://abc', '']) {
-      assert.ok(!externalUrlAllowed(url), url)
-    }
-  })
-
-  test('responses get our CSP in place of theirs', () => {
-    const headers = withCsp({ 'content-security-policy': ["default-src *"], 'Content-Type': ['text/html'] })
-    assert.deepEqual(headers['Content-Security-Policy'], [ELECTRON_CONTENT_SECURITY_POLICY])
-    assert.equal(headers['content-security-policy'], undefined)
-    assert.deepEqual(headers['Content-Type'], ['text/html'])
-    assert.match(ELECTRON_CONTENT_SECURITY_POLICY, /script-src 'self';.*connect-src 'none'/)
-  })
-
+describe('the shell', () => {
   test("sodium-native's secure memory works here (the app checks the same at start)", () => {
     assert.deepEqual(checkSodium(), { ok: true })
   })
