@@ -5,6 +5,7 @@ import { Grove } from '../core/grove.js'
 import { parseBootstrapList, type BootstrapNode } from '../core/swarm.js'
 import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
 import { Output } from './output.js'
+import { inertLine } from './terminal-text.js'
 
 export interface GlobalOptions {
   home?: string
@@ -65,9 +66,10 @@ export class CommandContext {
       await grove.ready()
       // Network switches (to LAN mode when no bootstrap node answers, a moved laptop) go to stderr,
       // even with --json, whose stdout stays for results.
-      if (grove.hasNetwork) grove.swarm.events.on('network', (_status: unknown, reason: string) => process.stderr.write(`Network: ${reason}\n`))
-      for (const message of grove.warnings) process.stderr.write(`Warning: ${message}\n`)
-      grove.events.on('warning', (message: string) => process.stderr.write(`Warning: ${message}\n`))
+      if (grove.hasNetwork) grove.swarm.events.on('network', (_status: unknown, reason: string) => process.stderr.write(`Network: ${inertLine(reason)}\n`))
+      // Warnings name models, and so carry text from peers and files.
+      for (const message of grove.warnings) process.stderr.write(`Warning: ${inertLine(message)}\n`)
+      grove.events.on('warning', (message: string) => process.stderr.write(`Warning: ${inertLine(message)}\n`))
       return await work(grove, stop.signal)
     } finally {
       await grove.close()

@@ -12,6 +12,7 @@ import { registerShare } from './commands/share.js'
 import { registerCatalog } from './commands/catalog.js'
 import { registerRun } from './commands/run.js'
 import { registerServe } from './commands/serve.js'
+import { inertLine } from './terminal-text.js'
 
 export function buildProgram(): Command {
   const program = new Command('grove')
@@ -48,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     const { code, message } = toErrorPayload(err)
-    process.stderr.write(`grove: ${oneLine(message)}\n`)
+    // Messages carry names, paths and links from peers and files.
+    process.stderr.write(`grove: ${inertLine(oneLine(message))}\n`)
     if (!(err instanceof GroveError) && process.env.GROVE_DEBUG) console.error(err)
     return code === 'BAD_INPUT' || code === 'BAD_LINK' ? 2 : 1
   }

@@ -1,6 +1,10 @@
 // How commands talk to people and scripts: human text (with progress bars on a terminal) or,
-// with --json, one JSON object per line on stdout with the result object last.
+// with --json, one JSON object per line on stdout with the result object last. Whatever goes
+// out is inert (./terminal-text.ts): commands escape each name, licence or message from a
+// peer or a file with inertLine so it stays on its line, and everything written here passes
+// through inertText or inertJson once more, so nothing forgotten can drive the terminal.
 import cliProgress from 'cli-progress'
+import { inertJson, inertLine, inertText } from './terminal-text.js'
 
 export interface OutputOptions {
   json: boolean
@@ -16,18 +20,18 @@ export class Output {
 
   /** The command's result: JSON on stdout with --json, else the human text. */
   result(value: unknown, human: string | (() => string)): void {
-    if (this.json) process.stdout.write(JSON.stringify(value) + '\n')
-    else process.stdout.write((typeof human === 'function' ? human() : human) + '\n')
+    if (this.json) process.stdout.write(inertJson(value) + '\n')
+    else process.stdout.write(inertText(typeof human === 'function' ? human() : human) + '\n')
   }
 
   /** A JSON line with --json (progress and events); nothing otherwise. */
   event(value: Record<string, unknown>): void {
-    if (this.json) process.stdout.write(JSON.stringify(value) + '\n')
+    if (this.json) process.stdout.write(inertJson(value) + '\n')
   }
 
   /** Human status text on stderr (never mixed into --json output). */
   info(text: string): void {
-    if (!this.json) process.stderr.write(text + '\n')
+    if (!this.json) process.stderr.write(inertText(text) + '\n')
   }
 
   /** A byte-progress bar on a terminal; a no-op in --json mode or without a TTY. */
@@ -35,7 +39,7 @@ export class Output {
     if (this.json || !this.interactive) return { update() {}, stop() {} }
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} |{bar}| {percentage}% {done}/{size} MB {speed} MB/s {extra}ETA {eta_formatted}`,
+        format: `${inertLine(label)} |{bar}| {percentage}% {done}/{size} MB {speed} MB/s {extra}ETA {eta_formatted}`,
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,
@@ -77,9 +81,10 @@ export function sizeText(bytes: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
 }
 
-/** Renders rows as aligned columns. */
+/** Renders rows as aligned columns, each cell one inert line, widths measured on what is printed. */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const printed = [header, ...rows].map((cells) => cells.map(inertLine))
+  const widths = header.map((_, i) => Math.max(...printed.map((cells) => (cells[i] ?? '').length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
-  return [line(header), ...rows.map(line)].join('\n')
+  return printed.map(line).join('\n')
 }

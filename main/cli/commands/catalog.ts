@@ -8,6 +8,7 @@ import { formatLink, parseLink } from '../../../shared/link.js'
 import { lineageOf, type LineageGraph } from '../../../shared/lineage.js'
 import { parseSeconds, type CommandContext } from '../context.js'
 import { sizeText, table } from '../output.js'
+import { inertLine } from '../terminal-text.js'
 
 const DEFAULT_WAIT_S = 8
 
@@ -89,13 +90,13 @@ export function registerCatalog(program: Command, context: () => CommandContext)
 
 function describeGraph(graph: LineageGraph): string {
   const names = new Map(graph.nodes.map((n) => [n.link, n.name]))
-  const lines = graph.nodes.map((n) => `${n.link === graph.root ? '*' : ' '} ${n.name} (${n.kind ?? 'unknown'}${n.missing ? ', not in the swarm' : `, ${n.seeders} seeder${n.seeders === 1 ? '' : 's'}`}) ${n.link}`)
+  const lines = graph.nodes.map((n) => `${n.link === graph.root ? '*' : ' '} ${inertLine(n.name)} (${inertLine(n.kind ?? 'unknown')}${n.missing ? ', not in the swarm' : `, ${n.seeders} seeder${n.seeders === 1 ? '' : 's'}`}) ${n.link}`)
   lines.push('')
   for (const e of graph.edges) {
-    const status = e.verified ? 'verified' : `claimed${e.reason ? ` (${e.reason}${e.detail ? `: ${e.detail}` : ''})` : ''}`
-    lines.push(`${names.get(e.parent) ?? e.parent} --${e.relation}--> ${names.get(e.child) ?? e.child}  [${status}]`)
+    const status = e.verified ? 'verified' : `claimed${e.reason ? ` (${inertLine(e.reason)}${e.detail ? `: ${inertLine(e.detail)}` : ''})` : ''}`
+    lines.push(`${inertLine(names.get(e.parent) ?? e.parent)} --${inertLine(e.relation)}--> ${inertLine(names.get(e.child) ?? e.child)}  [${status}]`)
   }
-  for (const p of graph.problems) lines.push(`! ${p.kind}: ${p.detail}`)
+  for (const p of graph.problems) lines.push(`! ${inertLine(p.kind)}: ${inertLine(p.detail)}`)
   return lines.join('\n')
 }
 

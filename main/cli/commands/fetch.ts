@@ -3,6 +3,7 @@ import { parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS } from '../../core/fetch.js'
 import { parseSeconds, type CommandContext } from '../context.js'
 import { sizeText, type ProgressBar } from '../output.js'
+import { inertLine } from '../terminal-text.js'
 
 interface FetchFlags {
   out?: string
@@ -24,7 +25,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         let bar: ProgressBar | null = null
         let verifyBar: ProgressBar | null = null
-        ctx.out.info(`Looking for peers of ${link}…`)
+        ctx.out.info(`Looking for peers of ${inertLine(link)}…`)
         const result = await grove.fetch(link, {
           timeoutMs,
           outDir: flags.out,
@@ -33,7 +34,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
           onEvent: (event) => {
             ctx.out.event(event)
             if (event.event === 'manifest') {
-              ctx.out.info(`${event.kind} "${event.name}", ${sizeText(event.size)}, licence ${event.license ?? 'not stated'}`)
+              ctx.out.info(`${inertLine(event.kind)} "${inertLine(event.name)}", ${sizeText(event.size)}, licence ${inertLine(event.license ?? 'not stated')}`)
             } else if (event.event === 'progress') {
               bar ??= ctx.out.bar('Downloading', event.total)
               bar.update(event.bytes, `${event.peers} peer${event.peers === 1 ? '' : 's'}`)
@@ -59,7 +60,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
             // What this downloader served to other downloaders while it fetched.
             uploadedBytes: grove.traffic.of(result.keyHex).uploadedBytes
           },
-          `${result.alreadyHad ? 'Already in the library' : 'Fetched and verified'}: ${result.path}\nsha256 ${result.sha256}`
+          `${result.alreadyHad ? 'Already in the library' : 'Fetched and verified'}: ${inertLine(result.path)}\nsha256 ${result.sha256}`
         )
       })
     })

@@ -12,6 +12,7 @@ import { readLibrary } from '../../core/library.js'
 import { libraryItem } from '../../api/views.js'
 import { parseSeconds, type CommandContext } from '../context.js'
 import { sizeText, table } from '../output.js'
+import { inertLine, inertText } from '../terminal-text.js'
 
 export function registerLibrary(program: Command, context: () => CommandContext): void {
   program
@@ -68,7 +69,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         const remote = await describeRemote(grove, target, timeoutMs, signal)
         const info = { ...modelInfo(remote.link, remote.manifest, { inLibrary: false, path: null, seeding: false }), peers: remote.peers, card: remote.card }
-        ctx.out.result(info, () => describeFields({ ...info, card: undefined }) + (remote.card ? `\n\n${remote.card}` : ''))
+        ctx.out.result(info, () => describeFields({ ...info, card: undefined }) + (remote.card ? `\n\n${inertText(remote.card)}` : ''))
       })
     })
 
@@ -122,6 +123,6 @@ function modelInfo(link: string, manifest: import('../../../shared/manifest.js')
 function describeFields(info: Record<string, unknown>): string {
   return Object.entries(info)
     .filter(([key, value]) => value !== undefined && value !== null && key !== 'manifest' && !(Array.isArray(value) && value.length === 0))
-    .map(([key, value]) => `${key.padEnd(16)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+    .map(([key, value]) => `${key.padEnd(16)} ${inertLine(typeof value === 'object' ? JSON.stringify(value) : String(value))}`)
     .join('\n')
 }

@@ -8,6 +8,7 @@ import type { GenerateInput, LoadInfo } from '../../inference/protocol.js'
 import { parseAdapterArg, resolveLoadSpec } from '../../inference/resolve.js'
 import { InferenceService, type GenerateResult } from '../../inference/service.js'
 import type { CommandContext } from '../context.js'
+import { inertLine, inertText } from '../terminal-text.js'
 import { collect } from './share.js'
 
 interface RunFlags {
@@ -90,7 +91,7 @@ export function registerRun(program: Command, context: () => CommandContext): vo
       process.on('SIGTERM', onSignal)
       let streamed = false
       try {
-        out.info(`Loading ${spec.modelName ?? spec.modelPath}${spec.adapters?.length ? ` with ${spec.adapters.length} adapter${spec.adapters.length > 1 ? 's' : ''}` : ''}…`)
+        out.info(`Loading ${inertLine(spec.modelName ?? spec.modelPath)}${spec.adapters?.length ? ` with ${spec.adapters.length} adapter${spec.adapters.length > 1 ? 's' : ''}` : ''}…`)
         const result = await service.generate(
           { spec, input, options },
           {
@@ -99,7 +100,8 @@ export function registerRun(program: Command, context: () => CommandContext): vo
             onToken: ({ text }) => {
               if (out.json || text.length === 0) return
               streamed = true
-              process.stdout.write(text)
+              // Generated text is untrusted too: random or hostile weights emit any bytes.
+              process.stdout.write(inertText(text))
             }
           }
         )
@@ -142,8 +144,8 @@ function toJson(r: GenerateResult) {
 function describeLoad(load: LoadInfo): string {
   const where = load.gpu === false || load.gpuLayers === 0 ? `CPU, ${load.threads} thread${load.threads === 1 ? '' : 's'}` : `${load.gpu}, ${load.gpuLayers} layers on the GPU`
   const fit = load.fit.verdict === 'tight' ? `Memory is tight: it ${load.fit.summary}; other programs may need to free memory` : `Memory: it ${load.fit.summary}`
-  const adapters = load.adapters.map((a) => `adapter ${a.name ?? a.path} ×${a.scale}${a.baseHash === 'ignored' ? ' (base hash differs: applied on request)' : a.baseHash === 'verified' ? ' (base verified)' : ''}`)
-  return [`Loaded ${load.name ?? load.modelPath} (${load.architecture}${load.parameterCount ? `, ${paramsText(load.parameterCount)} parameters` : ''}; ${load.contextSize}-token context; ${where}) in ${Math.round(load.loadMs)} ms`, ...adapters, fit].join('\n')
+  const adapters = load.adapters.map((a) => `adapter ${inertLine(a.name ?? a.path)} ×${a.scale}${a.baseHash === 'ignored' ? ' (base hash differs: applied on request)' : a.baseHash === 'verified' ? ' (base verified)' : ''}`)
+  return [`Loaded ${inertLine(load.name ?? load.modelPath)} (${inertLine(load.architecture)}${load.parameterCount ? `, ${paramsText(load.parameterCount)} parameters` : ''}; ${load.contextSize}-token context; ${where}) in ${Math.round(load.loadMs)} ms`, ...adapters, fit].join('\n')
 }
 
 function paramsText(n: number): string {

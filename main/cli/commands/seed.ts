@@ -5,6 +5,7 @@ import type { Grove } from '../../core/grove.js'
 import { sleep } from '../../core/swarm.js'
 import type { CommandContext } from '../context.js'
 import { sizeText } from '../output.js'
+import { inertLine } from '../terminal-text.js'
 
 const STATUS_INTERVAL_MS = 5000
 
@@ -31,10 +32,10 @@ export function registerSeed(program: Command, context: () => CommandContext): v
 async function fetchAndSeed(grove: Grove, ctx: CommandContext, link: string, signal: AbortSignal): Promise<void> {
   try {
     const result = await grove.fetch(link, { signal, timeoutMs: 24 * 3600 * 1000 })
-    ctx.out.info(`Fetched ${result.manifest.name}; seeding it`)
+    ctx.out.info(`Fetched ${inertLine(result.manifest.name)}; seeding it`)
     ctx.out.event({ event: 'fetched', link: result.link, path: result.path, sha256: result.sha256 })
   } catch (err) {
-    if (!signal.aborted) ctx.out.info(`Could not fetch ${link}: ${firstLine(err)}`)
+    if (!signal.aborted) ctx.out.info(`Could not fetch ${inertLine(link)}: ${inertLine(firstLine(err))}`)
     ctx.out.event({ event: 'error', link, message: firstLine(err) })
   }
 }
