@@ -82,7 +82,9 @@ async function start(): Promise<void> {
     grove = new Grove({
       home: process.env.GROVE_HOME || undefined,
       network: true,
-      bootstrap: process.env.GROVE_BOOTSTRAP ? parseBootstrapList(process.env.GROVE_BOOTSTRAP) : undefined
+      bootstrap: process.env.GROVE_BOOTSTRAP ? parseBootstrapList(process.env.GROVE_BOOTSTRAP) : undefined,
+      // GGUF files from others are opened by llama.cpp in a utility process of their own.
+      spawner: utilityProcessSpawner(utilityProcess.fork, 'Grove GGUF probe')
     })
     await grove.ready()
     await grove.seedLibrary()

@@ -1,7 +1,7 @@
 // Test harness: everything a test creates goes through here and is torn down after it (temp
 // homes, Grove instances, the local DHT testnet, child processes), in reverse order.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +11,8 @@ import type { BootstrapNode } from '../core/swarm.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const GROVE_BIN = join(REPO_ROOT, 'main', 'bin', 'grove.js')
+/** GNU time (Debian's `time` package, which .ci/run installs). */
+export const GNU_TIME = '/usr/bin/time'
 
 type Teardown = () => Promise<void> | void
 
@@ -51,18 +53,28 @@ export class Harness {
     return grove
   }
 
-  /** Starts `grove <args>` as a child process; killed at teardown if still running. */
-  spawnGrove(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): GroveProcess {
-    const child = spawn(process.execPath, [GROVE_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  /**
+   * Starts `grove <args>` as a child process; killed at teardown if still running. `rssFile`:
+   * run it under GNU time, which writes there the peak RSS (kB) of grove and every process it
+   * started and waited for.
+   */
+  spawnGrove(args: string[], opts: { env?: NodeJS.ProcessEnv; rssFile?: string } = {}): GroveProcess {
+    const command = opts.rssFile ? [GNU_TIME, '-o', opts.rssFile, '-f', '%M', process.execPath] : [process.execPath]
+    const child = spawn(command[0]!, [...command.slice(1), GROVE_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     const proc = new GroveProcess(child)
     this.onTeardown(() => proc.kill('SIGKILL'))
     return proc
   }
 
-  /** Runs `grove <args>` to completion (bounded by `timeoutMs`). */
-  async runGrove(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<GroveRun> {
-    const proc = this.spawnGrove(args, opts)
-    return proc.finished(opts.timeoutMs ?? 60_000)
+  /** Runs `grove <args>` to completion (bounded by `timeoutMs`); `measure`: also its peak RSS and wall time. */
+  async runGrove(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; measure?: boolean } = {}): Promise<GroveRun> {
+    const rssFile = opts.measure ? join(await this.tmpDir('grove-rss-'), 'rss') : undefined
+    const started = performance.now()
+    const proc = this.spawnGrove(args, { env: opts.env, rssFile })
+    const run = await proc.finished(opts.timeoutMs ?? 60_000)
+    run.wallMs = performance.now() - started
+    if (rssFile) run.peakRssBytes = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1)) * 1024
+    return run
   }
 
   async teardown(): Promise<void> {
@@ -84,6 +96,9 @@ export interface GroveRun {
   stderr: string
   /** stdout parsed as JSON lines (lines that are not JSON are skipped). */
   json: Array<Record<string, unknown>>
+  wallMs?: number
+  /** Peak RSS of grove and its children (runGrove with `measure`). */
+  peakRssBytes?: number
 }
 
 export class GroveProcess {

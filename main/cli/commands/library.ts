@@ -54,7 +54,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
         const { summary, problem } = await probeGguf(target)
         const sha256 = await sha256File(target)
         const info = { file: target, sha256, size: summary.fileSize, name: summary.name ?? null, link: null, ...summary, loadable: problem === null, problem }
-        ctx.out.result(info, () => describeFields(info) + (problem ? `\nThis file cannot be loaded: ${problem}` : ''))
+        ctx.out.result(info, () => describeFields({ ...info, problem: undefined }) + (problem ? `\nThis file cannot be loaded: ${inertLine(problem)}` : ''))
         return
       }
       const { keyHex } = parseLink(target)
