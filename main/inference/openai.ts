@@ -97,6 +97,7 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandl
     const route = routeOf(path)
     if (!route) return false
     try {
+      if (route.kind === 'malformed') throw new HttpError(400, 'invalid_request_error', 'The path has a malformed percent-encoding')
       if (!options.allowRemote && !isLoopbackRequest(req)) throw new HttpError(403, 'forbidden', 'This endpoint serves this machine only')
       if (route.kind === 'models') {
         if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'Use GET')
@@ -122,9 +123,17 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandl
   }
 }
 
-function routeOf(path: string): { kind: 'models'; id?: string } | { kind: 'chat' } | { kind: 'completions' } | null {
+type Route = { kind: 'models'; id?: string } | { kind: 'chat' } | { kind: 'completions' } | { kind: 'malformed' }
+
+function routeOf(path: string): Route | null {
   if (path === '/v1/models') return { kind: 'models' }
-  if (path.startsWith('/v1/models/')) return { kind: 'models', id: decodeURIComponent(path.slice('/v1/models/'.length)) }
+  if (path.startsWith('/v1/models/')) {
+    try {
+      return { kind: 'models', id: decodeURIComponent(path.slice('/v1/models/'.length)) }
+    } catch {
+      return { kind: 'malformed' }
+    }
+  }
   if (path === '/v1/chat/completions') return { kind: 'chat' }
   if (path === '/v1/completions') return { kind: 'completions' }
   return null

@@ -1,0 +1,151 @@
+// Requests from strangers to `grove serve` (main/server), sent byte for byte: a malformed
+// percent-encoding or a repeated Host is a 400, never a 500 or a guess; the token redirect
+// never leaves the server.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { GroveApi } from '../api/api.js'
+import type { ApiEndpoint } from '../api/events.js'
+import type { Grove } from '../core/grove.js'
+import { createOpenAIHandler, type ModelSource } from '../inference/openai.js'
+import { GroveServer, type GroveServerOptions } from '../server/server.js'
+import { FakeInference } from '../testing/fake-inference.js'
+import { Harness } from '../testing/harness.js'
+import { rawRequest, type RawReply } from '../testing/raw-http.js'
+
+const h = new Harness()
+let grove: Grove
+let uiDir: string
+
+before(async () => {
+  grove = await h.grove({ network: false })
+  uiDir = await h.tmpDir('grove-ui-')
+  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>Grove UI</title>')
+})
+after(() => h.teardown())
+
+async function serve(options: Partial<GroveServerOptions> & { api: ApiEndpoint }): Promise<{ port: number; token?: string }> {
+  const server = new GroveServer({ port: 0, staticDir: uiDir, ...options })
+  h.onTeardown(() => server.close())
+  return server.listen()
+}
+
+async function groveApi(inference = new FakeInference()): Promise<GroveApi> {
+  const api = await GroveApi.create({ grove, inference: inference.service, transport: 'http' })
+  h.onTeardown(() => api.close())
+  return api
+}
+
+function get(port: number, target: string, headers: Array<[string, string]> = [], timeoutMs?: number): Promise<RawReply> {
+  return rawRequest(port, { target, headers: [['Host', `127.0.0.1:${port}`], ...headers] }, timeoutMs)
+}
+
+function post(port: number, target: string, body: unknown, headers: Array<[string, string]> = []): Promise<RawReply> {
+  return rawRequest(port, { method: 'POST', target, headers: [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json'], ...headers], body: JSON.stringify(body) })
+}
+
+function errorOf(reply: RawReply): { code?: string; message?: string } {
+  return (reply.json as { error?: { code?: string; message?: string } } | null)?.error ?? {}
+}
+
+describe('request hygiene', () => {
+  let port: number
+  let api: GroveApi
+  before(async () => {
+    api = await groveApi()
+    const models: ModelSource = { list: async () => [{ id: 'grove://tiny', created: 0 }], resolve: async () => ({ modelPath: '/nowhere.gguf' }) }
+    port = (await serve({ api, openai: createOpenAIHandler({ service: new FakeInference().service, models }) })).port
+  })
+
+  test('a malformed percent-encoding anywhere in the path is a 400, not a 500 or a 404', async () => {
+    for (const target of ['/v1/models/%ZZ', '/v1/models/%E0%A4%A', '/api/call/%ZZ', '/api/call/app.info%', '/%ZZ', '/assets/%C0%AF.js', '/models/50%']) {
+      const reply = target.startsWith('/api/') ? await post(port, target, {}) : await get(port, target)
+      assert.equal(reply.status, 400, `${target}: ${reply.status} ${reply.body}`)
+      assert.doesNotMatch(reply.body, /URIError|URI malformed/, target)
+    }
+    assert.equal(errorOf(await get(port, '/v1/models/%ZZ')).code, 'BAD_INPUT')
+    // Well-formed escapes still work.
+    assert.equal((await get(port, `/v1/models/${encodeURIComponent('grove://tiny')}`)).status, 200)
+    assert.equal((await post(port, '/api/call/app%2Einfo', {})).status, 200)
+    // Bad escapes in a query are the query's business (URLSearchParams keeps them as text).
+    assert.equal((await get(port, '/?q=%ZZ')).status, 200)
+    // The WebSocket upgrade too.
+    const upgrade = await rawRequest(port, { target: '/api/events%ZZ', headers: [['Host', `127.0.0.1:${port}`], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13']] })
+    assert.equal(upgrade.status, 400)
+  })
+
+  test('the standalone /v1 handler refuses a malformed model id with 400 in OpenAI shape', async () => {
+    const models: ModelSource = { list: async () => [], resolve: async () => ({ modelPath: '/nowhere.gguf' }) }
+    const handler = createOpenAIHandler({ service: new FakeInference().service, models })
+    const plain = createServer((req, res) => void handler(req, res))
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve))
+    h.onTeardown(() => new Promise<void>((resolve) => plain.close(() => resolve())))
+    const reply = await get((plain.address() as AddressInfo).port, '/v1/models/%ZZ')
+    assert.equal(reply.status, 400)
+    assert.equal((reply.json as { error: { type: string } }).error.type, 'invalid_request_error')
+  })
+
+  test('a request with two Host headers (or two Authorization headers) is refused with 400', async () => {
+    const own = `127.0.0.1:${port}`
+    for (const hosts of [[own, own], [own, 'evil.example'], ['evil.example', own]]) {
+      const reply = await rawRequest(port, { target: '/api/call/app.info', method: 'POST', headers: [...hosts.map((v): [string, string] => ['Host', v]), ['Content-Type', 'application/json']], body: '{}' })
+      assert.equal(reply.status, 400, `Host ${hosts.join(' + ')}: ${reply.status}`)
+      assert.match(errorOf(reply).message ?? '', /host/i)
+      assert.equal((await rawRequest(port, { target: '/', headers: hosts.map((v): [string, string] => ['Host', v]) })).status, 400)
+    }
+    const twoTokens = await rawRequest(port, { target: '/', headers: [['Host', own], ['Authorization', 'Bearer a'], ['Authorization', 'Bearer b']] })
+    assert.equal(twoTokens.status, 400)
+    const upgrade = await rawRequest(port, {
+      target: '/api/events',
+      headers: [['Host', own], ['Host', 'evil.example'], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13']]
+    })
+    assert.equal(upgrade.status, 400)
+    assert.equal((await get(port, '/')).status, 200, 'one Host is served')
+  })
+
+  test('a FIFO or a link to a device among the UI files is not served (and does not hang the request)', async () => {
+    execFileSync('mkfifo', [join(uiDir, 'pipe.js')])
+    await symlink('/dev/zero', join(uiDir, 'zero.js'))
+    for (const target of ['/pipe.js', '/zero.js']) assert.equal((await get(port, target, [], 3000)).status, 404, target)
+  })
+
+  test('a target that is not a plain path is refused', async () => {
+    for (const target of [`http://127.0.0.1:${port}/`, '*', '/caf\u00e9']) {
+      const reply = await rawRequest(port, { target, headers: [['Host', `127.0.0.1:${port}`]] }).catch(() => null)
+      // Node may refuse some of these itself (also a 400) before Grove sees them.
+      assert.ok(reply === null || reply.status === 400, `${target}: ${reply?.status}`)
+    }
+  })
+})
+
+describe('the token redirect', () => {
+  let port: number
+  let token: string
+  before(async () => {
+    const info = await serve({ api: await groveApi(), requireToken: true })
+    port = info.port
+    token = info.token!
+  })
+
+  test('never sends the browser to another site, whatever the path looks like', async () => {
+    const hostile = ['//evil.example/x', '/.//evil.example/x', '/\\evil.example/x', '/\\/evil.example/x', '/./\\/evil.example/x', '/..//evil.example/x', '///evil.example/x', '/%2f%2fevil.example/x', '/%5c%5cevil.example/x', '/.%2f/evil.example/x', '/x/../..//evil.example/x']
+    const origin = `http://127.0.0.1:${port}`
+    for (const path of hostile) {
+      const reply = await get(port, `${path}?token=${encodeURIComponent(token)}&tab=models`)
+      assert.equal(reply.status, 303, `${path}: ${reply.status}`)
+      const location = reply.headers.location ?? ''
+      assert.match(location, /^\/(?![/\\])/, `${path} → ${location}`)
+      const landed = new URL(location, `${origin}/`)
+      assert.equal(landed.origin, origin, `${path} → ${location}`)
+      assert.equal(landed.searchParams.get('token'), null, 'the token leaves the address bar')
+      assert.equal(landed.searchParams.get('tab'), 'models', 'the rest of the query stays')
+      assert.match(reply.headers['set-cookie'] ?? '', /HttpOnly/)
+    }
+    assert.equal((await get(port, `/models/grove%3A%2F%2Fabc?token=${token}`)).headers.location, '/models/grove%3A%2F%2Fabc', 'a client route keeps its encoding')
+    assert.equal((await get(port, `/?token=${token}`)).headers.location, '/')
+  })
+})
