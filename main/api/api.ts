@@ -7,7 +7,9 @@
 // Events are pushed through `onEvent`: peers (connects, disconnects, rooms, traffic), transfer
 // progress (≤4/s per transfer), library and catalog changes, and chat tokens.
 import { readFileSync } from 'node:fs'
+import { realpath, stat, statfs } from 'node:fs/promises'
 import { availableParallelism, freemem, totalmem } from 'node:os'
+import { resolve as resolvePath, sep } from 'node:path'
 import type { z } from 'zod'
 import {
   CALL_NAMES,
@@ -178,6 +180,7 @@ export class GroveApi implements GroveClient {
       }),
       'library.list': async () => libraryItems(grove),
       'library.share': async (args) => {
+        await assertShareableFile(args.path)
         const result = await grove.share(args.path, {
           name: args.name,
           license: args.license,
@@ -418,6 +421,36 @@ export type { ApiEvent, ApiEventListener }
 
 function badInput(message: string): AnyOutcome {
   return { ok: false, error: { code: 'BAD_INPUT', message } }
+}
+
+/** Kernel pseudo-file systems (statfs f_type): their "files" are views of the system, not data. */
+const PSEUDO_FILE_SYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x64626720 /* debugfs */, 0x73636673 /* securityfs */])
+const SYSTEM_TREES = ['/proc', '/sys', '/dev']
+
+/**
+ * Refuses, before anything opens it, a path that is not a regular file (a FIFO would block the
+ * reader, a device such as /dev/zero never ends) or that lives in the kernel's trees
+ * (/proc/self/mem looks like an empty regular file). Only stat and realpath: nothing is read.
+ */
+async function assertShareableFile(path: string): Promise<void> {
+  const shown = path.slice(0, 300)
+  let real: string
+  try {
+    real = await realpath(resolvePath(path))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new GroveError('NOT_FOUND', `No file at ${shown}`)
+    throw new GroveError('BAD_INPUT', `Cannot open ${shown} (${code ?? 'unreadable'})`)
+  }
+  if (SYSTEM_TREES.some((tree) => real === tree || real.startsWith(tree + sep))) {
+    throw new GroveError('BAD_INPUT', `${shown} is a system file (under ${real.split(sep).slice(0, 2).join(sep)}), not a model file`)
+  }
+  const info = await stat(real)
+  if (!info.isFile()) throw new GroveError('BAD_INPUT', `${shown} is ${info.isDirectory() ? 'a folder' : 'not a regular file (a device, FIFO or socket)'}: share a .gguf file`)
+  if (process.platform === 'linux') {
+    const fs = await statfs(real).catch(() => null)
+    if (fs && PSEUDO_FILE_SYSTEMS.has(fs.type)) throw new GroveError('BAD_INPUT', `${shown} is a system file, not a model file`)
+  }
 }
 
 function roomNamed(name: string): Room {

@@ -1,6 +1,7 @@
 // Requests from strangers to `grove serve` (main/server), sent byte for byte: a malformed
 // percent-encoding or a repeated Host is a 400, never a 500 or a guess; the token redirect
-// never leaves the server.
+// never leaves the server; `library.share` of a path that is not a regular file (a device, a
+// FIFO, /proc) is refused before anything reads it.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { symlink, writeFile } from 'node:fs/promises'
@@ -14,17 +15,21 @@ import type { Grove } from '../core/grove.js'
 import { createOpenAIHandler, type ModelSource } from '../inference/openai.js'
 import { GroveServer, type GroveServerOptions } from '../server/server.js'
 import { FakeInference } from '../testing/fake-inference.js'
+import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { Harness } from '../testing/harness.js'
 import { rawRequest, type RawReply } from '../testing/raw-http.js'
 
 const h = new Harness()
 let grove: Grove
 let uiDir: string
+let modelPath: string
 
 before(async () => {
   grove = await h.grove({ network: false })
   uiDir = await h.tmpDir('grove-ui-')
   await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>Grove UI</title>')
+  modelPath = join(await h.tmpDir('grove-requests-model-'), 'tiny.gguf')
+  await writeLlamaModel(modelPath, { seed: 3, name: 'Requests Tiny', embeddingLength: 64, blockCount: 2, license: 'mit' })
 })
 after(() => h.teardown())
 
@@ -147,5 +152,32 @@ describe('the token redirect', () => {
     }
     assert.equal((await get(port, `/models/grove%3A%2F%2Fabc?token=${token}`)).headers.location, '/models/grove%3A%2F%2Fabc', 'a client route keeps its encoding')
     assert.equal((await get(port, `/?token=${token}`)).headers.location, '/')
+  })
+})
+
+describe('library.share of what is not a model file', () => {
+  let port: number
+  let dir: string
+  before(async () => {
+    port = (await serve({ api: await groveApi() })).port
+    dir = await h.tmpDir('grove-share-odd-')
+  })
+
+  test('/proc/self/mem, a FIFO, /dev/zero, a folder and a link to /proc are refused with 400 BAD_INPUT, at once', async () => {
+    const fifo = join(dir, 'pipe.gguf')
+    execFileSync('mkfifo', [fifo])
+    const link = join(dir, 'mem.gguf')
+    await symlink('/proc/self/mem', link)
+    for (const path of ['/proc/self/mem', fifo, '/dev/zero', dir, link, '/proc/self/status']) {
+      const started = Date.now()
+      const reply = await post(port, '/api/call/library.share', { path }, [])
+      assert.equal(reply.status, 400, `${path}: ${reply.status} ${reply.body}`)
+      assert.equal(errorOf(reply).code, 'BAD_INPUT', path)
+      assert.ok(Date.now() - started < 2000, `${path} answered within 2 s`)
+    }
+    const missing = await post(port, '/api/call/library.share', { path: join(dir, 'nothing.gguf') })
+    assert.equal(missing.status, 404)
+    const model = await post(port, '/api/call/library.share', { path: modelPath })
+    assert.equal(model.status, 200, model.body)
   })
 })
