@@ -23,7 +23,7 @@ import {
   type EventPayload,
   type GroveClient
 } from '../../shared/api.js'
-import { GroveError, toErrorPayload } from '../../shared/errors.js'
+import { GroveError, INTERNAL_ERROR_MESSAGE, toClientError } from '../../shared/errors.js'
 import { lineageOf } from '../../shared/lineage.js'
 import { formatLink, isLink, parseLink } from '../../shared/link.js'
 import { describeSchemaIssues, weightsFile, type Manifest } from '../../shared/manifest.js'
@@ -49,6 +49,8 @@ export interface GroveApiOptions {
   remoteTimeoutMs?: number
   /** How long a download waits for a peer (default: the fetch default). */
   fetchTimeoutMs?: number
+  /** Where the detail of unexpected errors goes (default: stderr); clients get a generic message. */
+  log?: (line: string) => void
 }
 
 type Args<N extends CallName> = z.output<(typeof Calls)[N]['args']>
@@ -67,6 +69,7 @@ export class GroveApi implements GroveClient {
   readonly grove: Grove
   readonly inference: InferenceService
   readonly transfers: TransferManager
+  private readonly log: (line: string) => void
   private readonly events = new ApiEvents()
   private readonly chats: ChatManager
   private readonly licenses: LicenseStore
@@ -92,6 +95,7 @@ export class GroveApi implements GroveClient {
     this.inference = options.inference
     this.licenses = licenses
     this.version = options.version ?? packageVersion()
+    this.log = options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
     this.transfers = new TransferManager({
       grove: this.grove,
       timeoutMs: options.fetchTimeoutMs,
@@ -108,6 +112,7 @@ export class GroveApi implements GroveClient {
       home: this.grove.home.root,
       checkLicense: (link) => this.checkLicense(link, this.grove.library.get(parseLink(link).keyHex)?.manifest?.license),
       emit: (event, payload) => this.emit(event, payload),
+      log: this.log,
       onFinished: () => this.learnGpu()
     })
     this.handlers = this.createHandlers()
@@ -128,11 +133,12 @@ export class GroveApi implements GroveClient {
       const handler = this.handlers[name] as unknown as (args: unknown) => Promise<unknown>
       value = await handler(args.data)
     } catch (err) {
-      return { ok: false, error: toErrorPayload(err) }
+      return { ok: false, error: toClientError(err, (detail) => this.log(`${name} failed: ${detail}`)) }
     }
     const result = spec.result.safeParse(value)
     if (!result.success) {
-      return { ok: false, error: { code: 'INTERNAL', message: `${name} produced a result outside the contract: ${describeSchemaIssues(result.error)}` } }
+      this.log(`${name} produced a result outside the contract: ${describeSchemaIssues(result.error)}`)
+      return { ok: false, error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE } }
     }
     return { ok: true, result: result.data } as AnyOutcome
   }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { z } from 'zod'
 import type { ChatRequest, EventName, EventPayload } from '../../shared/api.js'
-import { GroveError, toErrorPayload } from '../../shared/errors.js'
+import { GroveError, toClientError } from '../../shared/errors.js'
 import { resolveLoadSpec } from '../inference/resolve.js'
 import type { InferenceService } from '../inference/service.js'
 
@@ -22,6 +22,8 @@ export interface ChatManagerOptions {
   /** Throws LICENSE_NOT_ACCEPTED when a model or adapter still needs its licence accepted. */
   checkLicense(link: string): void
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void
+  /** Where the detail of an unexpected error goes (the client gets a generic message). */
+  log(detail: string): void
   /** A generation finished (for the hardware cache). */
   onFinished?(): void
 }
@@ -88,7 +90,7 @@ export class ChatManager {
         timings: { loadMs: result.timings.loadMs, firstTokenMs: result.timings.firstTokenMs, tokensPerSecond: result.timings.tokensPerSecond }
       })
     } catch (err) {
-      const { code, message } = toErrorPayload(err)
+      const { code, message } = toClientError(err, (detail) => this.options.log(`chat ${id} failed: ${detail}`))
       this.options.emit('chat.error', { id, code, message })
     } finally {
       this.running.delete(id)

@@ -7,10 +7,11 @@
 // loopback clients that name a loopback Host (no DNS rebinding) and only JSON bodies (a web page
 // cannot post one without a CORS preflight, which is never granted). Extension: a body may name
 // LoRA adapters from the library, `"adapters": [{ "model": "<link or name>", "scale": 1 }]`.
+// Errors that are not GroveErrors reach the client as a generic 500; their detail goes to the log.
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
-import { GroveError, toErrorPayload, type ErrorCode } from '../../shared/errors.js'
+import { GroveError, toClientError, type ErrorCode, type ErrorPayload } from '../../shared/errors.js'
 import { describeSchemaIssues } from '../../shared/manifest.js'
 import { resolveHome } from '../core/home.js'
 import { readLibrary } from '../core/library.js'
@@ -37,6 +38,15 @@ export interface OpenAIHandlerOptions {
   allowRemote?: boolean
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number
+  /** Where the detail of unexpected errors goes (default: stderr). */
+  log?: (line: string) => void
+}
+
+/** What every request needs of the handler's options, defaults filled in. */
+interface Context {
+  service: InferenceService
+  models: ModelSource
+  log: (line: string) => void
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
@@ -92,10 +102,16 @@ type Body = z.infer<typeof ChatBody> | z.infer<typeof CompletionBody>
 
 export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandler {
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024
+  const context: Context = {
+    service: options.service,
+    models: options.models,
+    log: options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
+  }
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const route = routeOf(path)
     if (!route) return false
+    const log = (detail: string) => context.log(`${req.method ?? 'GET'} ${path.slice(0, 200)} failed: ${detail}`)
     try {
       if (route.kind === 'malformed') throw new HttpError(400, 'invalid_request_error', 'The path has a malformed percent-encoding')
       if (!options.allowRemote && !isLoopbackRequest(req)) throw new HttpError(403, 'forbidden', 'This endpoint serves this machine only')
@@ -114,10 +130,10 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandl
       if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'Use POST')
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'unsupported_media_type', 'Send a JSON body (Content-Type: application/json)')
       const raw = await readJson(req, maxBody)
-      if (route.kind === 'chat') await chatCompletion(options, parse(ChatBody, raw), req, res)
-      else await textCompletion(options, parse(CompletionBody, raw), req, res)
+      if (route.kind === 'chat') await chatCompletion(context, parse(ChatBody, raw), req, res, log)
+      else await textCompletion(context, parse(CompletionBody, raw), req, res, log)
     } catch (err) {
-      sendError(res, err)
+      sendError(res, err, log)
     }
     return true
   }
@@ -139,32 +155,35 @@ function routeOf(path: string): Route | null {
   return null
 }
 
-async function chatCompletion(options: OpenAIHandlerOptions, body: z.infer<typeof ChatBody>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+type Log = (detail: string) => void
+
+async function chatCompletion(context: Context, body: z.infer<typeof ChatBody>, req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
   const messages: ChatMessage[] = body.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
     content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('')
   }))
   if (messages.at(-1)?.role !== 'user') throw new GroveError('BAD_INPUT', 'The last message must be from the user')
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined
-  await run(options, body, { kind: 'chat', messages }, maxTokens, 'chat.completion', req, res)
+  await run(context, body, { kind: 'chat', messages }, maxTokens, 'chat.completion', req, res, log)
 }
 
-async function textCompletion(options: OpenAIHandlerOptions, body: z.infer<typeof CompletionBody>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function textCompletion(context: Context, body: z.infer<typeof CompletionBody>, req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
   const prompt = typeof body.prompt === 'string' ? body.prompt : (body.prompt[0] ?? '')
   // OpenAI's default for /v1/completions is 16 tokens.
-  await run(options, body, { kind: 'completion', prompt }, body.max_tokens ?? 16, 'text_completion', req, res)
+  await run(context, body, { kind: 'completion', prompt }, body.max_tokens ?? 16, 'text_completion', req, res, log)
 }
 
 async function run(
-  options: OpenAIHandlerOptions,
+  context: Context,
   body: Body,
   input: GenerateInput,
   maxTokens: number | undefined,
   object: 'chat.completion' | 'text_completion',
   req: IncomingMessage,
-  res: ServerResponse
+  res: ServerResponse,
+  log: Log
 ): Promise<void> {
-  const spec = await options.models.resolve(body.model, (body.adapters ?? []).map((a) => ({ id: a.model, scale: a.scale ?? 1 })))
+  const spec = await context.models.resolve(body.model, (body.adapters ?? []).map((a) => ({ id: a.model, scale: a.scale ?? 1 })))
   const sampling: SamplingOptions = {
     maxTokens,
     temperature: body.temperature ?? undefined,
@@ -182,7 +201,7 @@ async function run(
   req.on('error', () => abort.abort())
 
   if (!body.stream) {
-    const result = await options.service.generate({ spec, input, options: sampling }, { signal: abort.signal })
+    const result = await context.service.generate({ spec, input, options: sampling }, { signal: abort.signal })
     const choice =
       object === 'chat.completion'
         ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result), logprobs: null }
@@ -205,7 +224,7 @@ async function run(
       : { index: 0, text, finish_reason: finish, logprobs: null }
   let result: GenerateResult
   try {
-    result = await options.service.generate(
+    result = await context.service.generate(
       { spec, input, options: sampling },
       {
         signal: abort.signal,
@@ -219,7 +238,7 @@ async function run(
   } catch (err) {
     // Before the first token the client gets a plain HTTP error; after it, an error event.
     if (!started) throw err
-    const { code, message } = toErrorPayload(err)
+    const { code, message } = toClientError(err, log)
     event(res, { error: { message, type: errorType(code), code: code.toLowerCase() } })
     res.end()
     return
@@ -270,7 +289,19 @@ function errorType(code: ErrorCode): string {
   return (STATUS[code] ?? 500) < 500 ? 'invalid_request_error' : 'server_error'
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
+/** OpenAI's `error.code` for a Grove error code. */
+function openAICode(payload: ErrorPayload): string {
+  switch (payload.code) {
+    case 'CONTEXT_OVERFLOW':
+      return 'context_length_exceeded'
+    case 'NOT_FOUND':
+      return 'model_not_found'
+    default:
+      return payload.code.toLowerCase()
+  }
+}
+
+function sendError(res: ServerResponse, err: unknown, log: Log): void {
   let status: number
   let code: string
   let message: string
@@ -281,9 +312,9 @@ function sendError(res: ServerResponse, err: unknown): void {
     message = err.message
     type = status < 500 ? 'invalid_request_error' : 'server_error'
   } else {
-    const payload = toErrorPayload(err)
+    const payload = toClientError(err, log)
     status = STATUS[payload.code] ?? 500
-    code = payload.code === 'CONTEXT_OVERFLOW' ? 'context_length_exceeded' : payload.code === 'NOT_FOUND' ? 'model_not_found' : payload.code.toLowerCase()
+    code = openAICode(payload)
     message = payload.message
     type = errorType(payload.code)
   }

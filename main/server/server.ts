@@ -4,13 +4,14 @@
 //   /v1/*                   the OpenAI-compatible endpoint (main/inference/openai.ts), when given
 //   anything else (GET)     the built renderer (renderer/dist), index.html for client routes
 // Every response carries a strict CSP and no-sniff/no-referrer headers. A malformed request
-// (request-target.ts) is refused with 400 first; then access: see security.ts.
+// (request-target.ts) is refused with 400 first; then access: see security.ts. A handler that
+// fails unexpectedly answers 500 INTERNAL with a generic message; the detail goes to the log.
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import type { Duplex } from 'node:stream'
 import { API_CALL_PATH, API_EVENTS_PATH } from '../../shared/api.js'
-import type { ErrorCode } from '../../shared/errors.js'
+import { toClientError, type ErrorCode } from '../../shared/errors.js'
 import type { ApiEndpoint } from '../api/events.js'
 import type { RequestHandler } from '../inference/openai.js'
 import { parseRequestTarget, repeatedHeader, sameOriginPath } from './request-target.js'
@@ -41,6 +42,8 @@ export interface GroveServerOptions {
   staticDir?: string
   /** The OpenAI-compatible handler for /v1/*. */
   openai?: RequestHandler
+  /** Where the detail of unexpected errors goes (default: stderr); clients get a generic message. */
+  log?: (line: string) => void
 }
 
 export interface ListenInfo {
@@ -90,14 +93,17 @@ export class GroveServer {
   readonly token: string | undefined
   private policy: AccessPolicy | null = null
   private closing: Promise<void> | null = null
+  private readonly log: (line: string) => void
 
   constructor(private readonly options: GroveServerOptions) {
     this.host = options.host ?? DEFAULT_HOST
     const needsToken = options.requireToken === true || options.token !== undefined || !isLoopbackHost(this.host)
     this.token = needsToken ? (options.token ?? randomBytes(24).toString('base64url')) : undefined
+    this.log = options.log ?? ((line) => process.stderr.write(`grove serve: ${line}\n`))
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })
+        const error = toClientError(err, (detail) => this.log(`${req.method ?? '?'} ${(req.url ?? '').slice(0, 200)} failed: ${detail}`))
+        if (!res.headersSent) sendJson(res, statusOf(error.code), { ok: false, error })
         else res.destroy()
       })
     })

@@ -1,7 +1,8 @@
 // Requests from strangers to `grove serve` (main/server), sent byte for byte: a malformed
 // percent-encoding or a repeated Host is a 400, never a 500 or a guess; the token redirect
 // never leaves the server; `library.share` of a path that is not a regular file (a device, a
-// FIFO, /proc) is refused before anything reads it.
+// FIFO, /proc) is refused before anything reads it; and an unexpected error reaches the client
+// as a code and a generic message, its detail only in the server's log.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { symlink, writeFile } from 'node:fs/promises'
@@ -9,6 +10,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import type { EventPayload } from '../../shared/api.js'
+import { INTERNAL_ERROR_MESSAGE } from '../../shared/errors.js'
 import { GroveApi } from '../api/api.js'
 import type { ApiEndpoint } from '../api/events.js'
 import type { Grove } from '../core/grove.js'
@@ -16,13 +19,14 @@ import { createOpenAIHandler, type ModelSource } from '../inference/openai.js'
 import { GroveServer, type GroveServerOptions } from '../server/server.js'
 import { FakeInference } from '../testing/fake-inference.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
-import { Harness } from '../testing/harness.js'
+import { Harness, waitFor } from '../testing/harness.js'
 import { rawRequest, type RawReply } from '../testing/raw-http.js'
 
 const h = new Harness()
 let grove: Grove
 let uiDir: string
 let modelPath: string
+const SECRET = 'sk-grove-secret-4f1c /home/alice/.config/token'
 
 before(async () => {
   grove = await h.grove({ network: false })
@@ -39,8 +43,8 @@ async function serve(options: Partial<GroveServerOptions> & { api: ApiEndpoint }
   return server.listen()
 }
 
-async function groveApi(inference = new FakeInference()): Promise<GroveApi> {
-  const api = await GroveApi.create({ grove, inference: inference.service, transport: 'http' })
+async function groveApi(inference = new FakeInference(), log?: (line: string) => void): Promise<GroveApi> {
+  const api = await GroveApi.create({ grove, inference: inference.service, transport: 'http', log })
   h.onTeardown(() => api.close())
   return api
 }
@@ -179,5 +183,58 @@ describe('library.share of what is not a model file', () => {
     assert.equal(missing.status, 404)
     const model = await post(port, '/api/call/library.share', { path: modelPath })
     assert.equal(model.status, 200, model.body)
+  })
+})
+
+describe('unexpected errors', () => {
+  test('a handler that throws answers 500 INTERNAL with a generic message; the detail goes to the log', async () => {
+    const log: string[] = []
+    const throwing: ApiEndpoint = {
+      dispatch: async () => {
+        throw new Error(SECRET)
+      },
+      onEvent: () => () => {}
+    }
+    const { port } = await serve({ api: throwing, log: (line) => log.push(line) })
+    const reply = await post(port, '/api/call/app.info', {})
+    assert.equal(reply.status, 500)
+    assert.deepEqual(reply.json, { ok: false, error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE } })
+    assert.ok(!reply.body.includes('sk-grove-secret'), 'the client never sees it')
+    assert.ok(log.some((line) => line.includes(SECRET) && line.includes('app.info')), `the log has it: ${JSON.stringify(log)}`)
+  })
+
+  test('a call whose core throws a plain Error, and a chat that fails that way, show the client no detail', async () => {
+    const fake = new FakeInference()
+    fake.fail = new Error(SECRET)
+    const log: string[] = []
+    const api = await groveApi(fake, (line) => log.push(line))
+    const { port } = await serve({ api })
+    const { link } = await api.call('library.share', { path: modelPath })
+    const fit = await post(port, '/api/call/chat.fit', { link })
+    assert.equal(fit.status, 500)
+    assert.deepEqual(errorOf(fit), { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE })
+    assert.ok(log.some((line) => line.includes(SECRET) && line.includes('chat.fit')), `logged: ${JSON.stringify(log)}`)
+
+    const errors: Array<EventPayload<'chat.error'>> = []
+    api.on('chat.error', (e) => errors.push(e))
+    const { id } = await api.call('chat.start', { link, messages: [{ role: 'user', content: 'hi' }] })
+    await waitFor(() => errors.some((e) => e.id === id), 5000, 'chat.error')
+    assert.deepEqual(errors[0], { id, code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE })
+    assert.ok(log.some((line) => line.includes(SECRET) && line.includes(id)))
+  })
+
+  test('a /v1 generation that throws a plain Error answers 500 with a generic message, streamed or not', async () => {
+    const fake = new FakeInference()
+    fake.fail = new Error(SECRET)
+    const log: string[] = []
+    const models: ModelSource = { list: async () => [], resolve: async () => ({ modelPath: '/nowhere.gguf' }) }
+    const { port } = await serve({ api: await groveApi(), openai: createOpenAIHandler({ service: fake.service, models, log: (line) => log.push(line) }) })
+    for (const stream of [false, true]) {
+      const reply = await post(port, '/v1/chat/completions', { model: 'x', messages: [{ role: 'user', content: 'hi' }], stream })
+      assert.equal(reply.status, 500)
+      assert.ok(!reply.body.includes('sk-grove-secret'), reply.body)
+      assert.equal(errorOf(reply).message, INTERNAL_ERROR_MESSAGE)
+    }
+    assert.equal(log.filter((line) => line.includes(SECRET)).length, 2)
   })
 })
