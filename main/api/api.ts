@@ -33,6 +33,7 @@ import { LicenseStore } from '../core/licenses.js'
 import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
 import type { InferenceService } from '../inference/service.js'
 import { resolveLoadSpec } from '../inference/resolve.js'
+import { GenerationScheduler } from '../inference/scheduler.js'
 import { ChatManager } from './chat.js'
 import { ApiEvents, throttle, type ApiEvent, type ApiEventListener } from './events.js'
 import { TransferManager } from './transfers.js'
@@ -49,6 +50,11 @@ export interface GroveApiOptions {
   remoteTimeoutMs?: number
   /** How long a download waits for a peer (default: the fetch default). */
   fetchTimeoutMs?: number
+  /**
+   * Who runs when on `inference`: pass the one every other client of it uses (`grove serve`'s
+   * /v1). Default: one of its own, closed with the API.
+   */
+  scheduler?: GenerationScheduler
   /** Where the detail of unexpected errors goes (default: stderr); clients get a generic message. */
   log?: (line: string) => void
 }
@@ -69,6 +75,9 @@ export class GroveApi implements GroveClient {
   readonly grove: Grove
   readonly inference: InferenceService
   readonly transfers: TransferManager
+  /** The generation scheduler the chats run under. */
+  readonly generations: GenerationScheduler
+  private readonly ownsGenerations: boolean
   private readonly log: (line: string) => void
   private readonly events = new ApiEvents()
   private readonly chats: ChatManager
@@ -96,6 +105,8 @@ export class GroveApi implements GroveClient {
     this.licenses = licenses
     this.version = options.version ?? packageVersion()
     this.log = options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
+    this.ownsGenerations = options.scheduler === undefined
+    this.generations = options.scheduler ?? new GenerationScheduler()
     this.transfers = new TransferManager({
       grove: this.grove,
       timeoutMs: options.fetchTimeoutMs,
@@ -109,6 +120,7 @@ export class GroveApi implements GroveClient {
     })
     this.chats = new ChatManager({
       inference: this.inference,
+      scheduler: this.generations,
       home: this.grove.home.root,
       checkLicense: (link) => this.checkLicense(link, this.grove.library.get(parseLink(link).keyHex)?.manifest?.license),
       emit: (event, payload) => this.emit(event, payload),
@@ -166,6 +178,7 @@ export class GroveApi implements GroveClient {
     this.closing ??= (async () => {
       for (const cleanup of this.cleanups.splice(0)) cleanup()
       await this.transfers.close()
+      if (this.ownsGenerations) this.generations.close()
       await this.chats.close()
       this.events.clear()
     })()

@@ -7,7 +7,10 @@
 // loopback clients that name a loopback Host (no DNS rebinding) and only JSON bodies (a web page
 // cannot post one without a CORS preflight, which is never granted). Extension: a body may name
 // LoRA adapters from the library, `"adapters": [{ "model": "<link or name>", "scale": 1 }]`.
-// Errors that are not GroveErrors reach the client as a generic 500; their detail goes to the log.
+//
+// Generations wait for their turn in a GenerationScheduler (shared with the UI's chats under
+// `grove serve`); a full queue answers 429 with Retry-After. Errors that are not GroveErrors
+// reach the client as a generic 500; their detail goes to the log.
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
@@ -17,7 +20,8 @@ import { resolveHome } from '../core/home.js'
 import { readLibrary } from '../core/library.js'
 import type { ChatMessage, GenerateInput, LoadSpec, SamplingOptions } from './protocol.js'
 import { resolveLoadSpec } from './resolve.js'
-import type { GenerateResult, InferenceService } from './service.js'
+import { BusyError, GenerationScheduler } from './scheduler.js'
+import type { GenerateRequest, GenerateResult, InferenceService } from './service.js'
 
 export interface ModelListing {
   id: string
@@ -38,6 +42,8 @@ export interface OpenAIHandlerOptions {
   allowRemote?: boolean
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number
+  /** Who runs when on `service`: pass the one its other clients use (default: one of its own). */
+  scheduler?: GenerationScheduler
   /** Where the detail of unexpected errors goes (default: stderr). */
   log?: (line: string) => void
 }
@@ -46,6 +52,7 @@ export interface OpenAIHandlerOptions {
 interface Context {
   service: InferenceService
   models: ModelSource
+  scheduler: GenerationScheduler
   log: (line: string) => void
 }
 
@@ -105,6 +112,7 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandl
   const context: Context = {
     service: options.service,
     models: options.models,
+    scheduler: options.scheduler ?? new GenerationScheduler(),
     log: options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
   }
   return async (req, res) => {
@@ -183,6 +191,13 @@ async function run(
   res: ServerResponse,
   log: Log
 ): Promise<void> {
+  const abort = new AbortController()
+  // A client that hangs up stops the generation, or leaves the queue while it still waits.
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort()
+  })
+  req.on('error', () => abort.abort())
+  if (req.socket.destroyed) abort.abort()
   const spec = await context.models.resolve(body.model, (body.adapters ?? []).map((a) => ({ id: a.model, scale: a.scale ?? 1 })))
   const sampling: SamplingOptions = {
     maxTokens,
@@ -191,32 +206,50 @@ async function run(
     seed: body.seed === null || body.seed === undefined ? undefined : body.seed >>> 0,
     stop: body.stop === null || body.stop === undefined ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop
   }
+  const request: GenerateRequest = { spec, input, options: sampling }
   const id = `${object === 'chat.completion' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`
   const created = Math.floor(Date.now() / 1000)
-  const abort = new AbortController()
-  // A client that hangs up stops the generation.
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort()
-  })
-  req.on('error', () => abort.abort())
-
-  if (!body.stream) {
-    const result = await context.service.generate({ spec, input, options: sampling }, { signal: abort.signal })
-    const choice =
-      object === 'chat.completion'
-        ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result), logprobs: null }
-        : { index: 0, text: result.text, finish_reason: finishReason(result), logprobs: null }
-    sendJson(res, 200, { id, object, created, model: body.model, choices: [choice], usage: usage(result) })
-    return
+  if (abort.signal.aborted) return
+  const admission = context.scheduler.admit(abort.signal)
+  try {
+    try {
+      await admission.turn
+    } catch (err) {
+      if (abort.signal.aborted) return // hung up while it waited: nobody to answer
+      throw err
+    }
+    if (!body.stream) {
+      const result = await context.service.generate(request, { signal: abort.signal })
+      const choice =
+        object === 'chat.completion'
+          ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result), logprobs: null }
+          : { index: 0, text: result.text, finish_reason: finishReason(result), logprobs: null }
+      sendJson(res, 200, { id, object, created, model: body.model, choices: [choice], usage: usage(result) })
+      return
+    }
+    await stream(context, request, { id, created, object, model: body.model, includeUsage: body.stream_options?.include_usage === true }, abort.signal, res, log)
+  } finally {
+    admission.release()
   }
+}
 
+interface StreamHead {
+  id: string
+  created: number
+  object: 'chat.completion' | 'text_completion'
+  model: string
+  includeUsage: boolean
+}
+
+async function stream(context: Context, request: GenerateRequest, head: StreamHead, signal: AbortSignal, res: ServerResponse, log: Log): Promise<void> {
+  const { id, created, object, model } = head
   const chunkObject = object === 'chat.completion' ? 'chat.completion.chunk' : 'text_completion'
   let started = false
   const start = () => {
     if (started) return
     started = true
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' })
-    if (object === 'chat.completion') event(res, { id, object: chunkObject, created, model: body.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
+    if (object === 'chat.completion') event(res, { id, object: chunkObject, created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
   }
   const piece = (text: string, finish: string | null) =>
     object === 'chat.completion'
@@ -224,17 +257,14 @@ async function run(
       : { index: 0, text, finish_reason: finish, logprobs: null }
   let result: GenerateResult
   try {
-    result = await context.service.generate(
-      { spec, input, options: sampling },
-      {
-        signal: abort.signal,
-        onToken: ({ text }) => {
-          if (text.length === 0) return
-          start()
-          event(res, { id, object: chunkObject, created, model: body.model, choices: [piece(text, null)] })
-        }
+    result = await context.service.generate(request, {
+      signal,
+      onToken: ({ text }) => {
+        if (text.length === 0) return
+        start()
+        event(res, { id, object: chunkObject, created, model, choices: [piece(text, null)] })
       }
-    )
+    })
   } catch (err) {
     // Before the first token the client gets a plain HTTP error; after it, an error event.
     if (!started) throw err
@@ -244,8 +274,8 @@ async function run(
     return
   }
   start()
-  event(res, { id, object: chunkObject, created, model: body.model, choices: [piece('', finishReason(result))] })
-  if (body.stream_options?.include_usage) event(res, { id, object: chunkObject, created, model: body.model, choices: [], usage: usage(result) })
+  event(res, { id, object: chunkObject, created, model, choices: [piece('', finishReason(result))] })
+  if (head.includeUsage) event(res, { id, object: chunkObject, created, model, choices: [], usage: usage(result) })
   res.end('data: [DONE]\n\n')
 }
 
@@ -296,6 +326,8 @@ function openAICode(payload: ErrorPayload): string {
       return 'context_length_exceeded'
     case 'NOT_FOUND':
       return 'model_not_found'
+    case 'BUSY':
+      return 'rate_limit_exceeded'
     default:
       return payload.code.toLowerCase()
   }
@@ -306,6 +338,7 @@ function sendError(res: ServerResponse, err: unknown, log: Log): void {
   let code: string
   let message: string
   let type: string
+  const headers: Record<string, string> = {}
   if (err instanceof HttpError) {
     status = err.status
     code = err.code
@@ -316,18 +349,20 @@ function sendError(res: ServerResponse, err: unknown, log: Log): void {
     status = STATUS[payload.code] ?? 500
     code = openAICode(payload)
     message = payload.message
-    type = errorType(payload.code)
+    type = payload.code === 'BUSY' ? 'rate_limit_error' : errorType(payload.code)
+    // OpenAI's clients wait this long and retry (up to 60 s; their own backoff otherwise).
+    if (err instanceof BusyError) headers['Retry-After'] = String(err.retryAfterSeconds)
   }
   if (res.headersSent) {
     res.end()
     return
   }
-  sendJson(res, status, { error: { message, type, code, param: null } })
+  sendJson(res, status, { error: { message, type, code, param: null } }, headers)
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value)
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) })
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) })
   res.end(body)
 }
 
