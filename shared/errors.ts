@@ -55,3 +55,18 @@ export function toErrorPayload(err: unknown): ErrorPayload {
   const message = err instanceof Error ? err.message : String(err)
   return { code: 'INTERNAL', message }
 }
+
+/** What a client is told of an error that is not a GroveError; the detail goes to the log. */
+export const INTERNAL_ERROR_MESSAGE = 'Internal error (see the server log)'
+
+/**
+ * The `{ code, message }` a client (a browser, an HTTP client, the UI) may see. A GroveError's
+ * message was written for people and travels as it is. Anything else (a bug, a library's error)
+ * may carry paths, internals or secrets: the client gets INTERNAL with a generic message, and
+ * `log` gets the detail (the stack when there is one).
+ */
+export function toClientError(err: unknown, log: (detail: string) => void): ErrorPayload {
+  if (isGroveError(err)) return { code: err.code, message: err.message }
+  log(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err))
+  return { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE }
+}

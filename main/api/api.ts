@@ -7,7 +7,9 @@
 // Events are pushed through `onEvent`: peers (connects, disconnects, rooms, traffic), transfer
 // progress (≤4/s per transfer), library and catalog changes, and chat tokens.
 import { readFileSync } from 'node:fs'
+import { realpath, stat, statfs } from 'node:fs/promises'
 import { availableParallelism, freemem, totalmem } from 'node:os'
+import { resolve as resolvePath, sep } from 'node:path'
 import type { z } from 'zod'
 import {
   CALL_NAMES,
@@ -21,7 +23,7 @@ import {
   type EventPayload,
   type GroveClient
 } from '../../shared/api.js'
-import { GroveError, toErrorPayload } from '../../shared/errors.js'
+import { GroveError, INTERNAL_ERROR_MESSAGE, toClientError } from '../../shared/errors.js'
 import { lineageOf } from '../../shared/lineage.js'
 import { formatLink, isLink, parseLink } from '../../shared/link.js'
 import { describeSchemaIssues, weightsFile, type Manifest } from '../../shared/manifest.js'
@@ -31,6 +33,7 @@ import { LicenseStore } from '../core/licenses.js'
 import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
 import type { InferenceService } from '../inference/service.js'
 import { resolveLoadSpec } from '../inference/resolve.js'
+import { GenerationScheduler } from '../inference/scheduler.js'
 import { ChatManager } from './chat.js'
 import { ApiEvents, throttle, type ApiEvent, type ApiEventListener } from './events.js'
 import { TransferManager } from './transfers.js'
@@ -47,6 +50,13 @@ export interface GroveApiOptions {
   remoteTimeoutMs?: number
   /** How long a download waits for a peer (default: the fetch default). */
   fetchTimeoutMs?: number
+  /**
+   * Who runs when on `inference`: pass the one every other client of it uses (`grove serve`'s
+   * /v1). Default: one of its own, closed with the API.
+   */
+  scheduler?: GenerationScheduler
+  /** Where the detail of unexpected errors goes (default: stderr); clients get a generic message. */
+  log?: (line: string) => void
 }
 
 type Args<N extends CallName> = z.output<(typeof Calls)[N]['args']>
@@ -65,6 +75,10 @@ export class GroveApi implements GroveClient {
   readonly grove: Grove
   readonly inference: InferenceService
   readonly transfers: TransferManager
+  /** The generation scheduler the chats run under. */
+  readonly generations: GenerationScheduler
+  private readonly ownsGenerations: boolean
+  private readonly log: (line: string) => void
   private readonly events = new ApiEvents()
   private readonly chats: ChatManager
   private readonly licenses: LicenseStore
@@ -90,6 +104,9 @@ export class GroveApi implements GroveClient {
     this.inference = options.inference
     this.licenses = licenses
     this.version = options.version ?? packageVersion()
+    this.log = options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
+    this.ownsGenerations = options.scheduler === undefined
+    this.generations = options.scheduler ?? new GenerationScheduler()
     this.transfers = new TransferManager({
       grove: this.grove,
       timeoutMs: options.fetchTimeoutMs,
@@ -103,9 +120,11 @@ export class GroveApi implements GroveClient {
     })
     this.chats = new ChatManager({
       inference: this.inference,
+      scheduler: this.generations,
       home: this.grove.home.root,
       checkLicense: (link) => this.checkLicense(link, this.grove.library.get(parseLink(link).keyHex)?.manifest?.license),
       emit: (event, payload) => this.emit(event, payload),
+      log: this.log,
       onFinished: () => this.learnGpu()
     })
     this.handlers = this.createHandlers()
@@ -126,11 +145,12 @@ export class GroveApi implements GroveClient {
       const handler = this.handlers[name] as unknown as (args: unknown) => Promise<unknown>
       value = await handler(args.data)
     } catch (err) {
-      return { ok: false, error: toErrorPayload(err) }
+      return { ok: false, error: toClientError(err, (detail) => this.log(`${name} failed: ${detail}`)) }
     }
     const result = spec.result.safeParse(value)
     if (!result.success) {
-      return { ok: false, error: { code: 'INTERNAL', message: `${name} produced a result outside the contract: ${describeSchemaIssues(result.error)}` } }
+      this.log(`${name} produced a result outside the contract: ${describeSchemaIssues(result.error)}`)
+      return { ok: false, error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE } }
     }
     return { ok: true, result: result.data } as AnyOutcome
   }
@@ -158,6 +178,7 @@ export class GroveApi implements GroveClient {
     this.closing ??= (async () => {
       for (const cleanup of this.cleanups.splice(0)) cleanup()
       await this.transfers.close()
+      if (this.ownsGenerations) this.generations.close()
       await this.chats.close()
       this.events.clear()
     })()
@@ -178,6 +199,7 @@ export class GroveApi implements GroveClient {
       }),
       'library.list': async () => libraryItems(grove),
       'library.share': async (args) => {
+        await assertShareableFile(args.path)
         const result = await grove.share(args.path, {
           name: args.name,
           license: args.license,
@@ -418,6 +440,36 @@ export type { ApiEvent, ApiEventListener }
 
 function badInput(message: string): AnyOutcome {
   return { ok: false, error: { code: 'BAD_INPUT', message } }
+}
+
+/** Kernel pseudo-file systems (statfs f_type): their "files" are views of the system, not data. */
+const PSEUDO_FILE_SYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x64626720 /* debugfs */, 0x73636673 /* securityfs */])
+const SYSTEM_TREES = ['/proc', '/sys', '/dev']
+
+/**
+ * Refuses, before anything opens it, a path that is not a regular file (a FIFO would block the
+ * reader, a device such as /dev/zero never ends) or that lives in the kernel's trees
+ * (/proc/self/mem looks like an empty regular file). Only stat and realpath: nothing is read.
+ */
+async function assertShareableFile(path: string): Promise<void> {
+  const shown = path.slice(0, 300)
+  let real: string
+  try {
+    real = await realpath(resolvePath(path))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new GroveError('NOT_FOUND', `No file at ${shown}`)
+    throw new GroveError('BAD_INPUT', `Cannot open ${shown} (${code ?? 'unreadable'})`)
+  }
+  if (SYSTEM_TREES.some((tree) => real === tree || real.startsWith(tree + sep))) {
+    throw new GroveError('BAD_INPUT', `${shown} is a system file (under ${real.split(sep).slice(0, 2).join(sep)}), not a model file`)
+  }
+  const info = await stat(real)
+  if (!info.isFile()) throw new GroveError('BAD_INPUT', `${shown} is ${info.isDirectory() ? 'a folder' : 'not a regular file (a device, FIFO or socket)'}: share a .gguf file`)
+  if (process.platform === 'linux') {
+    const fs = await statfs(real).catch(() => null)
+    if (fs && PSEUDO_FILE_SYSTEMS.has(fs.type)) throw new GroveError('BAD_INPUT', `${shown} is a system file, not a model file`)
+  }
 }
 
 function roomNamed(name: string): Room {

@@ -7,16 +7,21 @@
 // loopback clients that name a loopback Host (no DNS rebinding) and only JSON bodies (a web page
 // cannot post one without a CORS preflight, which is never granted). Extension: a body may name
 // LoRA adapters from the library, `"adapters": [{ "model": "<link or name>", "scale": 1 }]`.
+//
+// Generations wait for their turn in a GenerationScheduler (shared with the UI's chats under
+// `grove serve`); a full queue answers 429 with Retry-After. Errors that are not GroveErrors
+// reach the client as a generic 500; their detail goes to the log.
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
-import { GroveError, toErrorPayload, type ErrorCode } from '../../shared/errors.js'
+import { GroveError, toClientError, type ErrorCode, type ErrorPayload } from '../../shared/errors.js'
 import { describeSchemaIssues } from '../../shared/manifest.js'
 import { resolveHome } from '../core/home.js'
 import { readLibrary } from '../core/library.js'
 import type { ChatMessage, GenerateInput, LoadSpec, SamplingOptions } from './protocol.js'
 import { resolveLoadSpec } from './resolve.js'
-import type { GenerateResult, InferenceService } from './service.js'
+import { BusyError, GenerationScheduler } from './scheduler.js'
+import type { GenerateRequest, GenerateResult, InferenceService } from './service.js'
 
 export interface ModelListing {
   id: string
@@ -37,6 +42,18 @@ export interface OpenAIHandlerOptions {
   allowRemote?: boolean
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number
+  /** Who runs when on `service`: pass the one its other clients use (default: one of its own). */
+  scheduler?: GenerationScheduler
+  /** Where the detail of unexpected errors goes (default: stderr). */
+  log?: (line: string) => void
+}
+
+/** What every request needs of the handler's options, defaults filled in. */
+interface Context {
+  service: InferenceService
+  models: ModelSource
+  scheduler: GenerationScheduler
+  log: (line: string) => void
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
@@ -92,11 +109,19 @@ type Body = z.infer<typeof ChatBody> | z.infer<typeof CompletionBody>
 
 export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandler {
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024
+  const context: Context = {
+    service: options.service,
+    models: options.models,
+    scheduler: options.scheduler ?? new GenerationScheduler(),
+    log: options.log ?? ((line) => process.stderr.write(`grove: ${line}\n`))
+  }
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const route = routeOf(path)
     if (!route) return false
+    const log = (detail: string) => context.log(`${req.method ?? 'GET'} ${path.slice(0, 200)} failed: ${detail}`)
     try {
+      if (route.kind === 'malformed') throw new HttpError(400, 'invalid_request_error', 'The path has a malformed percent-encoding')
       if (!options.allowRemote && !isLoopbackRequest(req)) throw new HttpError(403, 'forbidden', 'This endpoint serves this machine only')
       if (route.kind === 'models') {
         if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'Use GET')
@@ -113,49 +138,67 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): RequestHandl
       if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'Use POST')
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'unsupported_media_type', 'Send a JSON body (Content-Type: application/json)')
       const raw = await readJson(req, maxBody)
-      if (route.kind === 'chat') await chatCompletion(options, parse(ChatBody, raw), req, res)
-      else await textCompletion(options, parse(CompletionBody, raw), req, res)
+      if (route.kind === 'chat') await chatCompletion(context, parse(ChatBody, raw), req, res, log)
+      else await textCompletion(context, parse(CompletionBody, raw), req, res, log)
     } catch (err) {
-      sendError(res, err)
+      sendError(res, err, log)
     }
     return true
   }
 }
 
-function routeOf(path: string): { kind: 'models'; id?: string } | { kind: 'chat' } | { kind: 'completions' } | null {
+type Route = { kind: 'models'; id?: string } | { kind: 'chat' } | { kind: 'completions' } | { kind: 'malformed' }
+
+function routeOf(path: string): Route | null {
   if (path === '/v1/models') return { kind: 'models' }
-  if (path.startsWith('/v1/models/')) return { kind: 'models', id: decodeURIComponent(path.slice('/v1/models/'.length)) }
+  if (path.startsWith('/v1/models/')) {
+    try {
+      return { kind: 'models', id: decodeURIComponent(path.slice('/v1/models/'.length)) }
+    } catch {
+      return { kind: 'malformed' }
+    }
+  }
   if (path === '/v1/chat/completions') return { kind: 'chat' }
   if (path === '/v1/completions') return { kind: 'completions' }
   return null
 }
 
-async function chatCompletion(options: OpenAIHandlerOptions, body: z.infer<typeof ChatBody>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+type Log = (detail: string) => void
+
+async function chatCompletion(context: Context, body: z.infer<typeof ChatBody>, req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
   const messages: ChatMessage[] = body.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
     content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('')
   }))
   if (messages.at(-1)?.role !== 'user') throw new GroveError('BAD_INPUT', 'The last message must be from the user')
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined
-  await run(options, body, { kind: 'chat', messages }, maxTokens, 'chat.completion', req, res)
+  await run(context, body, { kind: 'chat', messages }, maxTokens, 'chat.completion', req, res, log)
 }
 
-async function textCompletion(options: OpenAIHandlerOptions, body: z.infer<typeof CompletionBody>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function textCompletion(context: Context, body: z.infer<typeof CompletionBody>, req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
   const prompt = typeof body.prompt === 'string' ? body.prompt : (body.prompt[0] ?? '')
   // OpenAI's default for /v1/completions is 16 tokens.
-  await run(options, body, { kind: 'completion', prompt }, body.max_tokens ?? 16, 'text_completion', req, res)
+  await run(context, body, { kind: 'completion', prompt }, body.max_tokens ?? 16, 'text_completion', req, res, log)
 }
 
 async function run(
-  options: OpenAIHandlerOptions,
+  context: Context,
   body: Body,
   input: GenerateInput,
   maxTokens: number | undefined,
   object: 'chat.completion' | 'text_completion',
   req: IncomingMessage,
-  res: ServerResponse
+  res: ServerResponse,
+  log: Log
 ): Promise<void> {
-  const spec = await options.models.resolve(body.model, (body.adapters ?? []).map((a) => ({ id: a.model, scale: a.scale ?? 1 })))
+  const abort = new AbortController()
+  // A client that hangs up stops the generation, or leaves the queue while it still waits.
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort()
+  })
+  req.on('error', () => abort.abort())
+  if (req.socket.destroyed) abort.abort()
+  const spec = await context.models.resolve(body.model, (body.adapters ?? []).map((a) => ({ id: a.model, scale: a.scale ?? 1 })))
   const sampling: SamplingOptions = {
     maxTokens,
     temperature: body.temperature ?? undefined,
@@ -163,32 +206,50 @@ async function run(
     seed: body.seed === null || body.seed === undefined ? undefined : body.seed >>> 0,
     stop: body.stop === null || body.stop === undefined ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop
   }
+  const request: GenerateRequest = { spec, input, options: sampling }
   const id = `${object === 'chat.completion' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`
   const created = Math.floor(Date.now() / 1000)
-  const abort = new AbortController()
-  // A client that hangs up stops the generation.
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort()
-  })
-  req.on('error', () => abort.abort())
-
-  if (!body.stream) {
-    const result = await options.service.generate({ spec, input, options: sampling }, { signal: abort.signal })
-    const choice =
-      object === 'chat.completion'
-        ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result), logprobs: null }
-        : { index: 0, text: result.text, finish_reason: finishReason(result), logprobs: null }
-    sendJson(res, 200, { id, object, created, model: body.model, choices: [choice], usage: usage(result) })
-    return
+  if (abort.signal.aborted) return
+  const admission = context.scheduler.admit(abort.signal)
+  try {
+    try {
+      await admission.turn
+    } catch (err) {
+      if (abort.signal.aborted) return // hung up while it waited: nobody to answer
+      throw err
+    }
+    if (!body.stream) {
+      const result = await context.service.generate(request, { signal: abort.signal })
+      const choice =
+        object === 'chat.completion'
+          ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result), logprobs: null }
+          : { index: 0, text: result.text, finish_reason: finishReason(result), logprobs: null }
+      sendJson(res, 200, { id, object, created, model: body.model, choices: [choice], usage: usage(result) })
+      return
+    }
+    await stream(context, request, { id, created, object, model: body.model, includeUsage: body.stream_options?.include_usage === true }, abort.signal, res, log)
+  } finally {
+    admission.release()
   }
+}
 
+interface StreamHead {
+  id: string
+  created: number
+  object: 'chat.completion' | 'text_completion'
+  model: string
+  includeUsage: boolean
+}
+
+async function stream(context: Context, request: GenerateRequest, head: StreamHead, signal: AbortSignal, res: ServerResponse, log: Log): Promise<void> {
+  const { id, created, object, model } = head
   const chunkObject = object === 'chat.completion' ? 'chat.completion.chunk' : 'text_completion'
   let started = false
   const start = () => {
     if (started) return
     started = true
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' })
-    if (object === 'chat.completion') event(res, { id, object: chunkObject, created, model: body.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
+    if (object === 'chat.completion') event(res, { id, object: chunkObject, created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
   }
   const piece = (text: string, finish: string | null) =>
     object === 'chat.completion'
@@ -196,28 +257,25 @@ async function run(
       : { index: 0, text, finish_reason: finish, logprobs: null }
   let result: GenerateResult
   try {
-    result = await options.service.generate(
-      { spec, input, options: sampling },
-      {
-        signal: abort.signal,
-        onToken: ({ text }) => {
-          if (text.length === 0) return
-          start()
-          event(res, { id, object: chunkObject, created, model: body.model, choices: [piece(text, null)] })
-        }
+    result = await context.service.generate(request, {
+      signal,
+      onToken: ({ text }) => {
+        if (text.length === 0) return
+        start()
+        event(res, { id, object: chunkObject, created, model, choices: [piece(text, null)] })
       }
-    )
+    })
   } catch (err) {
     // Before the first token the client gets a plain HTTP error; after it, an error event.
     if (!started) throw err
-    const { code, message } = toErrorPayload(err)
+    const { code, message } = toClientError(err, log)
     event(res, { error: { message, type: errorType(code), code: code.toLowerCase() } })
     res.end()
     return
   }
   start()
-  event(res, { id, object: chunkObject, created, model: body.model, choices: [piece('', finishReason(result))] })
-  if (body.stream_options?.include_usage) event(res, { id, object: chunkObject, created, model: body.model, choices: [], usage: usage(result) })
+  event(res, { id, object: chunkObject, created, model, choices: [piece('', finishReason(result))] })
+  if (head.includeUsage) event(res, { id, object: chunkObject, created, model, choices: [], usage: usage(result) })
   res.end('data: [DONE]\n\n')
 }
 
@@ -261,33 +319,50 @@ function errorType(code: ErrorCode): string {
   return (STATUS[code] ?? 500) < 500 ? 'invalid_request_error' : 'server_error'
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
+/** OpenAI's `error.code` for a Grove error code. */
+function openAICode(payload: ErrorPayload): string {
+  switch (payload.code) {
+    case 'CONTEXT_OVERFLOW':
+      return 'context_length_exceeded'
+    case 'NOT_FOUND':
+      return 'model_not_found'
+    case 'BUSY':
+      return 'rate_limit_exceeded'
+    default:
+      return payload.code.toLowerCase()
+  }
+}
+
+function sendError(res: ServerResponse, err: unknown, log: Log): void {
   let status: number
   let code: string
   let message: string
   let type: string
+  const headers: Record<string, string> = {}
   if (err instanceof HttpError) {
     status = err.status
     code = err.code
     message = err.message
     type = status < 500 ? 'invalid_request_error' : 'server_error'
   } else {
-    const payload = toErrorPayload(err)
+    const payload = toClientError(err, log)
     status = STATUS[payload.code] ?? 500
-    code = payload.code === 'CONTEXT_OVERFLOW' ? 'context_length_exceeded' : payload.code === 'NOT_FOUND' ? 'model_not_found' : payload.code.toLowerCase()
+    code = openAICode(payload)
     message = payload.message
-    type = errorType(payload.code)
+    type = payload.code === 'BUSY' ? 'rate_limit_error' : errorType(payload.code)
+    // OpenAI's clients wait this long and retry (up to 60 s; their own backoff otherwise).
+    if (err instanceof BusyError) headers['Retry-After'] = String(err.retryAfterSeconds)
   }
   if (res.headersSent) {
     res.end()
     return
   }
-  sendJson(res, status, { error: { message, type, code, param: null } })
+  sendJson(res, status, { error: { message, type, code, param: null } }, headers)
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value)
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) })
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) })
   res.end(body)
 }
 

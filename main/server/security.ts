@@ -10,6 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { hostname, networkInterfaces } from 'node:os'
+import { parseRequestTarget } from './request-target.js'
 
 export interface AccessPolicyOptions {
   /** The address the server is bound to. */
@@ -123,7 +124,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function queryToken(req: IncomingMessage): string | undefined {
-  return new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined
+  return parseRequestTarget(req.url)?.query.get('token') ?? undefined
 }
 
 export function cookieValue(req: IncomingMessage, name: string): string | undefined {

@@ -3,16 +3,19 @@
 //   GET  /api/events        WebSocket; every event as a `{ event, payload }` JSON text message
 //   /v1/*                   the OpenAI-compatible endpoint (main/inference/openai.ts), when given
 //   anything else (GET)     the built renderer (renderer/dist), index.html for client routes
-// Every response carries a strict CSP and no-sniff/no-referrer headers. Access: see security.ts.
+// Every response carries a strict CSP and no-sniff/no-referrer headers. A malformed request
+// (request-target.ts) is refused with 400 first; then access: see security.ts. A handler that
+// fails unexpectedly answers 500 INTERNAL with a generic message; the detail goes to the log.
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import type { Duplex } from 'node:stream'
 import { API_CALL_PATH, API_EVENTS_PATH } from '../../shared/api.js'
-import type { ErrorCode } from '../../shared/errors.js'
+import { toClientError, type ErrorCode } from '../../shared/errors.js'
 import type { ApiEndpoint } from '../api/events.js'
 import type { RequestHandler } from '../inference/openai.js'
-import { AccessPolicy, hostPort, isLoopbackHost, isWildcardHost, queryToken, type AccessDenial } from './security.js'
+import { parseRequestTarget, repeatedHeader, sameOriginPath } from './request-target.js'
+import { AccessPolicy, hostPort, isLoopbackHost, isWildcardHost, type AccessDenial } from './security.js'
 import { DEFAULT_STATIC_DIR, sendHtml, sendText, serveStatic } from './static.js'
 import { EventSocket } from './event-socket.js'
 import { SECURITY_HEADERS } from './headers.js'
@@ -39,6 +42,8 @@ export interface GroveServerOptions {
   staticDir?: string
   /** The OpenAI-compatible handler for /v1/*. */
   openai?: RequestHandler
+  /** Where the detail of unexpected errors goes (default: stderr); clients get a generic message. */
+  log?: (line: string) => void
 }
 
 export interface ListenInfo {
@@ -88,14 +93,17 @@ export class GroveServer {
   readonly token: string | undefined
   private policy: AccessPolicy | null = null
   private closing: Promise<void> | null = null
+  private readonly log: (line: string) => void
 
   constructor(private readonly options: GroveServerOptions) {
     this.host = options.host ?? DEFAULT_HOST
     const needsToken = options.requireToken === true || options.token !== undefined || !isLoopbackHost(this.host)
     this.token = needsToken ? (options.token ?? randomBytes(24).toString('base64url')) : undefined
+    this.log = options.log ?? ((line) => process.stderr.write(`grove serve: ${line}\n`))
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })
+        const error = toClientError(err, (detail) => this.log(`${req.method ?? '?'} ${(req.url ?? '').slice(0, 200)} failed: ${detail}`))
+        if (!res.headersSent) sendJson(res, statusOf(error.code), { ok: false, error })
         else res.destroy()
       })
     })
@@ -138,24 +146,31 @@ export class GroveServer {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
     const policy = this.policy
     if (!policy) return sendText(req, res, 503, 'Starting')
-    const url = new URL(req.url ?? '/', 'http://x')
-    const path = url.pathname
+    const target = parseRequestTarget(req.url)
+    const path = target?.path ?? req.url ?? '/'
     const isApi = path.startsWith('/api/') || path === '/api'
-    const deny = (denial: AccessDenial) => (isApi || path.startsWith('/v1/') ? sendJson(res, denial.status, { ok: false, error: { code: denial.code, message: denial.message } }) : sendText(req, res, denial.status, denial.message))
+    const wantsJson = isApi || path.startsWith('/v1/')
+    const refuse = (status: number, code: ErrorCode, message: string) => (wantsJson ? sendJson(res, status, { ok: false, error: { code, message } }) : sendText(req, res, status, message))
+    const deny = (denial: AccessDenial) => refuse(denial.status, denial.code, denial.message)
 
+    if (!target) return refuse(400, 'BAD_INPUT', 'Malformed request path: it must be a plain path with valid percent-encoding')
+    const repeated = repeatedHeader(req)
+    if (repeated) return refuse(400, 'BAD_INPUT', `The ${repeated} header must appear once`)
     const badHost = policy.checkHost(req)
     if (badHost) return deny(badHost)
     // A page load with the right ?token= becomes a cookie, and the token leaves the address bar.
-    const pageToken = !isApi && (req.method === 'GET' || req.method === 'HEAD') ? queryToken(req) : undefined
+    const pageToken = !isApi && (req.method === 'GET' || req.method === 'HEAD') ? (target.query.get('token') ?? undefined) : undefined
     if (pageToken !== undefined && policy.requiresToken && policy.tokenMatches(pageToken)) {
-      url.searchParams.delete('token')
-      res.writeHead(303, { Location: url.pathname + url.search, 'Set-Cookie': policy.sessionCookie(pageToken), 'Cache-Control': 'no-store' })
+      target.query.delete('token')
+      const query = target.query.toString()
+      // Never off this server: "/.//evil.example/x" must not become "//evil.example/x".
+      res.writeHead(303, { Location: sameOriginPath(path) + (query ? `?${query}` : ''), 'Set-Cookie': policy.sessionCookie(pageToken), 'Cache-Control': 'no-store' })
       res.end()
       return
     }
     const noToken = policy.checkToken(req, { allowQuery: false })
     if (noToken) {
-      if (isApi || path.startsWith('/v1/')) return deny(noToken)
+      if (wantsJson) return deny(noToken)
       return sendHtml(req, res, 401, 'Grove: token needed', '<p>This Grove server needs its access token. Open the address <code>grove serve</code> printed (it ends in <code>?token=…</code>).</p>')
     }
 
@@ -174,7 +189,7 @@ export class GroveServer {
       res.setHeader('Allow', 'GET, HEAD')
       return sendText(req, res, 405, 'Method not allowed')
     }
-    await serveStatic(req, res, this.options.staticDir ?? DEFAULT_STATIC_DIR)
+    await serveStatic(req, res, this.options.staticDir ?? DEFAULT_STATIC_DIR, path)
   }
 
   private async call(req: IncomingMessage, res: ServerResponse, rawName: string): Promise<void> {
@@ -192,7 +207,7 @@ export class GroveServer {
     try {
       name = decodeURIComponent(rawName)
     } catch {
-      return sendJson(res, 404, { ok: false, error: { code: 'BAD_INPUT', message: 'Unknown call' } })
+      return sendJson(res, 400, { ok: false, error: { code: 'BAD_INPUT', message: 'Malformed call name' } })
     }
     const body = await readBody(req, MAX_CALL_BODY_BYTES)
     if (body === 'too-large') {
@@ -219,8 +234,9 @@ export class GroveServer {
     }
     const policy = this.policy
     if (!policy || this.closing) return refuse(503, 'Unavailable')
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    if (path !== API_EVENTS_PATH) return refuse(404, 'Not Found')
+    const target = parseRequestTarget(req.url)
+    if (!target || repeatedHeader(req)) return refuse(400, 'Bad Request')
+    if (target.path !== API_EVENTS_PATH) return refuse(404, 'Not Found')
     const denial = policy.checkHost(req) ?? policy.checkOrigin(req) ?? policy.checkToken(req, { allowQuery: true })
     if (denial) return refuse(denial.status, denial.status === 421 ? 'Misdirected Request' : denial.status === 401 ? 'Unauthorized' : 'Forbidden')
     this.sockets.accept(req, socket, head)

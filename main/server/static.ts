@@ -1,8 +1,9 @@
-// The built renderer (renderer/dist) as static files: only files under the folder (no `..`, no
-// symlink out, no dot-files), with their content types; a path with no extension is a client
-// route and gets index.html. Without a build, a plain page says how to make one.
-import { createReadStream } from 'node:fs'
-import { realpath, stat } from 'node:fs/promises'
+// The built renderer (renderer/dist) as static files: only regular files under the folder (no
+// `..`, no symlink out, no dot-files, no FIFOs or devices), with their content types; a path with
+// no extension is a client route and gets index.html. Without a build, a plain page says how to
+// make one.
+import { constants } from 'node:fs'
+import { open, realpath, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { extname, join, posix, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -52,8 +53,8 @@ export function resolveStaticPath(root: string, urlPath: string): string | null 
   return full
 }
 
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
-  const urlPath = new URL(req.url ?? '/', 'http://x').pathname
+/** Answers a GET or HEAD of `urlPath` (the request's path, still percent-encoded). */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string, urlPath: string): Promise<void> {
   const base = await realpath(root).catch(() => null)
   const index = base ? join(base, 'index.html') : null
   if (!base || !index || !(await isFile(index))) return notBuilt(req, res)
@@ -86,15 +87,25 @@ async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isFile() ?? false
 }
 
+/** Opening without blocking and checking the open file: a FIFO swapped in after the check cannot hang the request. */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
+
 async function sendFile(req: IncomingMessage, res: ServerResponse, path: string, cache: string): Promise<void> {
-  const info = await stat(path)
+  const file = await open(path, OPEN_FLAGS).catch(() => null)
+  const info = await file?.stat().catch(() => null)
+  if (!file || !info?.isFile()) {
+    await file?.close()
+    return sendText(req, res, 404, 'Not found')
+  }
   res.writeHead(200, { 'Content-Type': contentType(path), 'Content-Length': info.size, 'Cache-Control': cache })
-  if (req.method === 'HEAD') {
+  if (req.method === 'HEAD' || info.size === 0) {
+    await file.close()
     res.end()
     return
   }
   await new Promise<void>((done) => {
-    const stream = createReadStream(path)
+    // No more than Content-Length said, should the file grow meanwhile.
+    const stream = file.createReadStream({ end: info.size - 1 })
     stream.on('error', () => {
       res.destroy()
       done()

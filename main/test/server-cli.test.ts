@@ -1,9 +1,12 @@
 // `grove serve` as a command: it prints where it listens (and the token off loopback), serves
 // the API, and closes everything on SIGTERM so the home is free again.
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_RUNNING } from '../inference/scheduler.js'
 import { CONTENT_SECURITY_POLICY } from '../server/server.js'
-import { Harness } from '../testing/harness.js'
+import { writeLlamaModel } from '../testing/gguf-fixture.js'
+import { Harness, waitFor } from '../testing/harness.js'
 
 let h: Harness
 beforeEach(() => {
@@ -59,6 +62,41 @@ test('grove serve off loopback: a token is generated, printed and required', asy
   assert.equal((await post(url, 'library.list', { Authorization: `Bearer ${token}` })).status, 200)
   proc.kill('SIGTERM')
   assert.equal((await proc.finished(90_000)).code, 0)
+})
+
+test('grove serve with /v1 queued full: 429s beyond the queue, the UI still answers, and SIGTERM exits within 10 s', async () => {
+  const home = await h.tmpDir('grove-serve-home-')
+  const file = join(await h.tmpDir('grove-serve-model-'), 'busy.gguf')
+  await writeLlamaModel(file, { seed: 4, name: 'Busy Tiny', embeddingLength: 64, blockCount: 2, license: 'mit' })
+  const shared = await h.runGrove(['--home', home, '--json', 'share', file])
+  assert.equal(shared.code, 0, shared.stderr)
+  const link = String(shared.json.at(-1)?.link)
+  const proc = h.spawnGrove(['serve', '--json', '--port', '0', '--home', home, '--bootstrap', await h.bootstrapArg()])
+  const url = String((await proc.waitForJson((l) => l.event === 'listening', 60_000)).url)
+
+  // Long streamed generations, more than run and wait together; their bodies are never read to the end.
+  const clients = new AbortController()
+  const statuses: number[] = []
+  const body = JSON.stringify({ model: link, messages: [{ role: 'user', content: 'Tell me a long story' }], max_tokens: 400, stream: true })
+  const capacity = DEFAULT_MAX_RUNNING + DEFAULT_MAX_QUEUED
+  for (let i = 0; i < capacity + 3; i++) {
+    fetch(new URL('/v1/chat/completions', url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: clients.signal }).then(
+      (res) => statuses.push(res.status),
+      () => {}
+    )
+  }
+  await waitFor(() => statuses.filter((s) => s === 429).length === 3, 30_000, 'three 429s')
+  const started = Date.now()
+  assert.equal((await post(url, 'library.list')).status, 200)
+  assert.ok(Date.now() - started < 2000, 'the UI is answered at once')
+
+  const stopping = Date.now()
+  proc.kill('SIGTERM')
+  const run = await proc.finished(30_000)
+  const took = Date.now() - stopping
+  clients.abort()
+  assert.equal(run.code, 0, run.stderr)
+  assert.ok(took < 10_000, `exited ${took} ms after SIGTERM`)
 })
 
 test('grove serve refuses bad options', async () => {

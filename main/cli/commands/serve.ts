@@ -1,12 +1,14 @@
 // `grove serve`: the headless UI. Runs Grove's core (swarm, library, catalog, inference) in Node
 // and serves the built renderer plus the API contract over HTTP/WebSocket (main/server), with
 // the OpenAI-compatible endpoint under /v1. Loopback by default; any other address requires a
-// token, printed at start. Seeds the library while it runs; stops on SIGINT/SIGTERM, closing
-// the server, the API, inference and Grove in that order.
+// token, printed at start. The UI's chats and /v1 share one generation scheduler (a bounded
+// queue; beyond it, 429). Seeds the library while it runs; stops on SIGINT/SIGTERM: the queue
+// is emptied, then the server, the API, inference and Grove close in that order.
 import type { Command } from 'commander'
 import { GroveError } from '../../../shared/errors.js'
 import { GroveApi } from '../../api/api.js'
 import { createOpenAIHandler, libraryModelSource, type ModelSource } from '../../inference/openai.js'
+import { GenerationScheduler } from '../../inference/scheduler.js'
 import { InferenceService } from '../../inference/service.js'
 import { DEFAULT_HOST, DEFAULT_PORT, GroveServer } from '../../server/server.js'
 import { isLoopbackHost } from '../../server/security.js'
@@ -49,10 +51,11 @@ export function registerServe(program: Command, context: () => CommandContext): 
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         await grove.seedLibrary()
         const inference = new InferenceService({ gpu: flags.cpu ? false : 'auto' })
+        const generations = new GenerationScheduler()
         let api: GroveApi | null = null
         let server: GroveServer | null = null
         try {
-          const created = await GroveApi.create({ grove, inference, transport: 'http' })
+          const created = await GroveApi.create({ grove, inference, transport: 'http', scheduler: generations })
           api = created
           const library = libraryModelSource({ home: grove.home.root })
           // Licences that ask for acceptance hold for the OpenAI endpoint too.
@@ -73,7 +76,7 @@ export function registerServe(program: Command, context: () => CommandContext): 
             allowedHosts: flags.allowHost,
             staticDir: flags.ui,
             // Off loopback the server has checked the token before the handler sees a request.
-            openai: createOpenAIHandler({ service: inference, models, allowRemote: remote })
+            openai: createOpenAIHandler({ service: inference, models, allowRemote: remote, scheduler: generations })
           })
           const info = await server.listen()
           ctx.out.result({ event: 'listening', url: info.url, openUrl: info.openUrl, ...(info.token ? { token: info.token } : {}), peer: grove.swarm.publicKey }, () =>
@@ -86,6 +89,8 @@ export function registerServe(program: Command, context: () => CommandContext): 
           )
           await untilAborted(signal)
         } finally {
+          // Waiting requests answer CLOSED now instead of starting on the way down.
+          generations.close()
           await server?.close()
           await api?.close()
           await inference.close()
