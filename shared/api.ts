@@ -27,7 +27,9 @@ export const LibraryItem = z.object({
    * Bytes on disk: a separate seeding copy in the store (none when the model seeds in place from
    * its file) and the loadable file Grove wrote.
    */
-  disk: z.object({ blockBytes: z.number(), fileBytes: z.number(), inPlace: z.boolean() })
+  disk: z.object({ blockBytes: z.number(), fileBytes: z.number(), inPlace: z.boolean() }),
+  /** Set aside because its drive lies about its data: why (no longer seeded or offered). */
+  quarantined: z.string().nullable().optional()
 })
 export type LibraryItem = z.infer<typeof LibraryItem>
 

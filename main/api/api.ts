@@ -27,7 +27,8 @@ import { GroveError, INTERNAL_ERROR_MESSAGE, toClientError } from '../../shared/
 import { lineageOf } from '../../shared/lineage.js'
 import { formatLink, isLink, parseLink } from '../../shared/link.js'
 import { describeSchemaIssues, weightsFile, type Manifest } from '../../shared/manifest.js'
-import { describeRemote, readDriveCard } from '../core/fetch.js'
+import { describeRemote } from '../core/fetch.js'
+import { readDriveCard } from '../core/remote-drive.js'
 import type { Grove } from '../core/grove.js'
 import { LicenseStore } from '../core/licenses.js'
 import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
@@ -298,7 +299,8 @@ export class GroveApi implements GroveClient {
     if (entry?.manifest) {
       manifest = entry.manifest
       const drive = await grove.openDrive(keyHex)
-      card = await readDriveCard(drive, 2000)
+      // What the store holds (the fetch read and checked it); a peer is not asked again.
+      card = await readDriveCard(drive, link, Date.now() + 2000, { local: true }).catch(() => null)
     } else {
       this.requireNetwork()
       const remote = await describeRemote(grove, link, this.options.remoteTimeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS)

@@ -26,7 +26,8 @@ export function libraryItem(entry: LibraryEntry, home: HomeLayout): LibraryItem 
     seeding: entry.seeding,
     path: entry.path ?? null,
     license: entry.manifest?.license ?? null,
-    disk: { blockBytes: disk.blockBytes, fileBytes: disk.fileBytes, inPlace: disk.inPlace }
+    disk: { blockBytes: disk.blockBytes, fileBytes: disk.fileBytes, inPlace: disk.inPlace },
+    quarantined: entry.quarantined ?? null
   }
 }
 

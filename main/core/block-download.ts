@@ -16,6 +16,11 @@ export interface BlockDownloadOptions {
   signal?: AbortSignal
   /** A storage failure (a full disk, say) that should stop the download. */
   failure?(): Error | null
+  /**
+   * A peer was asked for blocks and sent none for a while, though others may have them: it is
+   * dropped (the callback disconnects it) and its requests go to the others.
+   */
+  onStalledPeer?(remotePublicKey: Uint8Array): void
   onProgress(bytes: number, total: number, peers: number): void
   onTick?(blocks: number, peers: number): void
 }
@@ -42,11 +47,13 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
   const savedBytes = () => Math.min(total, Math.round(finished * bytesPerBlock))
   const report = () => opts.onProgress(savedBytes(), total, core.peers.length)
 
+  const stalls = watchStalls(core, stallMsFor(opts.timeoutMs), (peer) => opts.onStalledPeer?.(peer))
   let lastPeerSeen = Date.now()
   let lastProgress = { at: Date.now(), blocks: finished }
   let ticks = 0
   const watchdog = setInterval(() => {
     report()
+    stalls.check()
     const now = Date.now()
     if (++ticks % 8 === 0) opts.onTick?.(finished, core.peers.length)
     if (finished !== lastProgress.blocks) lastProgress = { at: now, blocks: finished }
@@ -98,9 +105,53 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     await allDone
   } finally {
     clearInterval(watchdog)
+    stalls.stop()
     await session.close().catch(() => {})
   }
   report()
+}
+
+/** How long a peer may keep requests without sending a block: a slow link sends one every few seconds. */
+function stallMsFor(timeoutMs: number): number {
+  return Math.max(5000, Math.min(15_000, timeoutMs / 2))
+}
+
+interface StallPeer {
+  inflight?: number
+  remotePublicKey?: Uint8Array
+  removed?: boolean
+}
+
+/**
+ * Watches which peers deliver: a peer with requests in flight that sent no block for `stallMs`,
+ * while another peer is connected, is reported once. (A lone peer that stalls is the download's
+ * own stall timeout.)
+ */
+export function watchStalls(core: Hypercore, stallMs: number, onStall: (remotePublicKey: Uint8Array) => void, clock = Date.now): { check(): void; stop(): void } {
+  const lastBlock = new Map<StallPeer, number>()
+  const reported = new WeakSet<StallPeer>()
+  const onDownload = (_index: number, _bytes: number, from: StallPeer) => lastBlock.set(from, clock())
+  core.on('download', onDownload)
+  return {
+    check() {
+      const peers = (replicatorOf(core)?.peers ?? []) as StallPeer[]
+      const now = clock()
+      for (const peer of peers) {
+        if (!peer.inflight) {
+          lastBlock.delete(peer)
+          continue
+        }
+        // From the first moment it holds requests.
+        if (!lastBlock.has(peer)) lastBlock.set(peer, now)
+        if (now - lastBlock.get(peer)! < stallMs || peers.length < 2 || reported.has(peer) || !peer.remotePublicKey) continue
+        reported.add(peer)
+        onStall(peer.remotePublicKey)
+      }
+    },
+    stop() {
+      core.off('download', onDownload)
+    }
+  }
 }
 
 /**

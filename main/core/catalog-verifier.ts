@@ -5,7 +5,7 @@
 import { parseLink } from '../../shared/link.js'
 import { parseCard } from '../../shared/model-card.js'
 import { GroveError } from '../../shared/errors.js'
-import { readDriveCard, readDriveManifest } from './fetch.js'
+import { readDriveCard, readDriveManifest } from './remote-drive.js'
 import type { Grove } from './grove.js'
 
 const CONCURRENCY = 4
@@ -71,8 +71,9 @@ export class CatalogVerifier {
 
   private async verify(link: string): Promise<void> {
     const drive = await this.grove.openDrive(parseLink(link).keyHex)
-    const manifest = await readDriveManifest(drive, link, Date.now() + TIMEOUT_MS, this.stopper.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
-    const card = await readDriveCard(drive, TIMEOUT_MS)
+    const deadline = Date.now() + TIMEOUT_MS
+    const manifest = await readDriveManifest(drive, link, deadline, this.stopper.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
+    const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: this.stopper.signal })
     const entry = this.grove.toCatalogEntry(link, manifest, card ? parseCard(card).frontMatter : undefined)
     if (entry && !this.stopper.signal.aborted) this.grove.catalog.addFromDrive(entry)
   }

@@ -14,13 +14,13 @@ import type Hyperdrive from 'hyperdrive'
 import type { BlobId } from 'hyperblobs'
 import { GroveError } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
-import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest, describeSchemaIssues, weightsFile, type ManifestFile } from '../../shared/manifest.js'
+import { weightsFile, type Manifest, type ManifestFile } from '../../shared/manifest.js'
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { downloadBlob } from './block-download.js'
 import { BlockFile, forgetFileBlocks, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
-import type { BlockFileRecord } from './library.js'
-import { sleep } from './swarm.js'
+import { blobsOf, readDriveCard, readDriveManifest, weightsBlob } from './remote-drive.js'
+import { cardFactsOf, type BlockFileRecord } from './library.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
 
@@ -59,11 +59,16 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
   if (have) return have
 
   const drive = await grove.seedDrive(keyHex, { lookup: true })
+  // Everything before the weights (manifest, card, the weights' entry, their first block) by one deadline.
+  const deadline = Date.now() + timeoutMs
   let manifest: Manifest
+  let card: string | null
   let blob: BlobId
   try {
-    manifest = await readRemoteManifest(grove, drive, link, timeoutMs, opts.signal)
-    blob = await weightsBlob(drive, weightsFile(manifest), timeoutMs)
+    manifest = await readRemoteManifest(grove, drive, link, deadline, opts.signal)
+    // Read (and its entry checked) now: a drive whose card lies is refused before any weights come.
+    card = await readDriveCard(drive, link, deadline, { signal: opts.signal })
+    blob = await weightsBlob(drive, weightsFile(manifest), link, deadline, opts.signal)
   } catch (err) {
     // Nothing worth keeping yet: forget the link rather than look it up forever.
     if (!grove.library.get(keyHex)) await grove.stopSeeding(keyHex)
@@ -81,19 +86,23 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
     complete: false,
     seeding: opts.seed ?? known?.seeding ?? true,
     blocksStored: true,
-    addedAt: known?.addedAt ?? new Date().toISOString()
+    addedAt: known?.addedAt ?? new Date().toISOString(),
+    cardFacts: cardFactsOf(card)
   })
 
   await checkFreeSpace(grove, file.size)
   const finalPath = exportPath(grove, keyHex, file, opts)
   const keepExisting = await existingExport(finalPath, file)
-  const blobs = await drive.getBlobs()
-  let blockFile = await prepareBlockFile(grove, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, timeoutMs)
+  const blobs = await blobsOf(drive, link)
+  let blockFile = await prepareBlockFile(grove, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, Math.max(deadline, Date.now() + 5000) - Date.now())
   const download = () =>
     downloadBlob(blobs.core, blob, {
       timeoutMs,
       signal: opts.signal,
       failure: () => blockFile?.failure ?? null,
+      onStalledPeer: (peer) => {
+        if (grove.hasNetwork) grove.swarm.dropPeer(peer, 'sent no block it was asked for')
+      },
       onProgress: (bytes, total, peers) => opts.onEvent?.({ event: 'progress', bytes, total, peers }),
       onTick: (blocks, peers) => trace(`downloading ${blocks}/${blob.blockLength} blocks, ${peers} peers`)
     })
@@ -178,9 +187,9 @@ async function alreadyFetched(grove: Grove, keyHex: string, outDir?: string): Pr
   return { link: entry.link, keyHex, path: entry.path, sha256: file.sha256, size: file.size, manifest, alreadyHad: true }
 }
 
-/** Waits (up to `timeoutMs`) for a peer to give us the drive, then reads and checks its manifest. */
-async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
-  const deadline = Date.now() + timeoutMs
+/** Waits (until `deadline`) for a peer to give us the drive, then reads and checks its manifest. */
+async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string, deadline: number, signal?: AbortSignal): Promise<Manifest> {
+  const timeoutMs = deadline - Date.now()
   const stop = new AbortController()
   const abortOnSignal = () => stop.abort()
   signal?.addEventListener('abort', abortOnSignal, { once: true })
@@ -197,61 +206,6 @@ async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string,
     stop.abort()
     signal?.removeEventListener('abort', abortOnSignal)
   }
-}
-
-/**
- * Reads and checks a drive's manifest from whichever connected peers have it, by `deadline`;
- * `noPeers()` makes the error thrown when nobody gave us the drive in time.
- */
-export async function readDriveManifest(drive: Hyperdrive, link: string, deadline: number, signal: AbortSignal, noPeers: () => GroveError): Promise<Manifest> {
-  while (drive.core.length === 0) {
-    if (signal.aborted || Date.now() >= deadline) throw noPeers()
-    await Promise.race([drive.update({ wait: true }).catch(() => false), sleep(500, signal)])
-    if (drive.core.length === 0) await sleep(250, signal)
-  }
-  const remaining = Math.max(1000, deadline - Date.now())
-  const entry = await drive.entry(MANIFEST_PATH, { timeout: remaining }).catch(() => null)
-  if (!entry) throw new GroveError('BAD_MANIFEST', `${link} is not a Grove model: it has no ${MANIFEST_PATH}`)
-  const size = entry.value.blob?.byteLength ?? 0
-  if (size <= 0 || size > MAX_MANIFEST_BYTES) throw new GroveError('BAD_MANIFEST', `${link} has a manifest of ${size} bytes (at most ${MAX_MANIFEST_BYTES} allowed)`)
-  const bytes = await drive.get(MANIFEST_PATH, { timeout: remaining }).catch((err: unknown) => {
-    throw new GroveError('NO_PEERS', `Could not read the manifest of ${link}: ${firstLine(err)}`)
-  })
-  return parseManifest(bytes, link)
-}
-
-/** Reads a drive's model card (bounded), or null. */
-export async function readDriveCard(drive: Hyperdrive, timeoutMs: number): Promise<string | null> {
-  const entry = await drive.entry(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
-  const size = entry?.value.blob?.byteLength ?? 0
-  if (size <= 0 || size > MAX_CARD_BYTES) return null
-  const bytes = await drive.get(CARD_PATH, { timeout: timeoutMs }).catch(() => null)
-  return bytes?.toString('utf8') ?? null
-}
-
-export function parseManifest(bytes: Buffer | null, link: string): Manifest {
-  let json: unknown
-  try {
-    json = JSON.parse(bytes?.toString('utf8') ?? '')
-  } catch {
-    throw new GroveError('BAD_MANIFEST', `${link} has a manifest that is not JSON`)
-  }
-  const parsed = Manifest.safeParse(json)
-  if (!parsed.success) {
-    const unsafe = parsed.error.issues.some((i) => i.path.includes('path'))
-    throw new GroveError(unsafe ? 'UNSAFE_PATH' : 'BAD_MANIFEST', `${link} has an invalid manifest: ${describeSchemaIssues(parsed.error)}`)
-  }
-  return parsed.data
-}
-
-async function weightsBlob(drive: Hyperdrive, file: ManifestFile, timeoutMs: number): Promise<BlobId> {
-  const entry = await drive.entry(file.path, { timeout: timeoutMs }).catch(() => null)
-  const blob = entry?.value.blob
-  if (!blob) throw new GroveError('BAD_MANIFEST', `The drive has no ${file.path}, which its manifest lists`)
-  if (blob.byteLength !== file.size) {
-    throw new GroveError('BAD_MANIFEST', `${file.path} is ${blob.byteLength} bytes in the drive but ${file.size} in the manifest`)
-  }
-  return blob
 }
 
 async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
@@ -398,8 +352,12 @@ export async function describeRemote(grove: Grove, linkText: string, timeoutMs: 
   const link = formatLink(keyHex)
   const drive = await grove.openDrive(keyHex)
   grove.swarm.join(drive.discoveryKey, { server: false, client: true })
-  const manifest = await readRemoteManifest(grove, drive, link, timeoutMs, signal)
-  const card = await readDriveCard(drive, timeoutMs)
+  // One deadline for the whole look: --timeout holds end to end.
+  const deadline = Date.now() + timeoutMs
+  const manifest = await readRemoteManifest(grove, drive, link, deadline, signal)
+  const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal })
+  // What a fetch would refuse, a look says too: the weights' entry must hold up.
+  await weightsBlob(drive, weightsFile(manifest), link, Math.max(deadline, Date.now() + 1000), signal)
   return { link, keyHex, manifest, card, peers: drive.core.peers.length }
 }
 

@@ -9,13 +9,12 @@ import CoreStorage from 'hypercore-storage'
 import Hyperdrive from 'hyperdrive'
 import ReadyResource from 'ready-resource'
 import { GroveError } from '../../shared/errors.js'
-import { CARD_PATH, MAX_CARD_BYTES, weightsFile, type Manifest } from '../../shared/manifest.js'
-import { parseCard, type CardFrontMatter } from '../../shared/model-card.js'
+import { weightsFile, type Manifest } from '../../shared/manifest.js'
 
-type CatalogEntryExtras = Pick<CardFrontMatter, 'base_model' | 'base_model_relation' | 'license'>
-import { bytesToHex, hexToBytes } from '../../shared/link.js'
+import { bytesToHex, formatLink, hexToBytes } from '../../shared/link.js'
 import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
-import { Library, type LibraryEntry } from './library.js'
+import { Library, cardFactsOf, type CardFacts, type LibraryEntry } from './library.js'
+import { blobsOf, readDriveCard } from './remote-drive.js'
 import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swarm.js'
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
@@ -62,6 +61,9 @@ function openStorage(dir: string): CoreStorage {
   return new CoreStorage(dir, { writeBufferSize: 4 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
 }
 
+/** Reading what the store holds of a library drive (never waiting for a peer). */
+const LOCAL_READ_MS = 5000
+
 /** How long an empty room is looked up again (every 2 s) after joining it. */
 const ROOM_LOOKUP_MS = 120_000
 
@@ -82,7 +84,6 @@ export class Grove extends ReadyResource {
   /** When a peer's catalog last changed ours (0: never). */
   lastCatalogChange = 0
   private verifier: CatalogVerifier | null = null
-  private readonly cardFrontMatter = new Map<string, CatalogEntryExtras>()
   private lock: HomeLock | null = null
   private _store: Corestore | null = null
   private storage: CoreStorage | null = null
@@ -212,7 +213,7 @@ export class Grove extends ReadyResource {
   /** Announces everything the library seeds (less any model whose file is gone or changed). */
   async seedLibrary(): Promise<LibraryEntry[]> {
     const seeded: LibraryEntry[] = []
-    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored)) {
+    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored && !e.quarantined)) {
       await this.openDrive(keyHex)
       const entry = this.library.get(keyHex)
       if (!entry?.seeding || !entry.blocksStored) continue
@@ -234,7 +235,7 @@ export class Grove extends ReadyResource {
 
   /** From now on the drive's weights blocks are read from (and written into) `file`. */
   async useBlockFile(keyHex: string, drive: Hyperdrive, file: BlockFile): Promise<void> {
-    const blobs = await drive.getBlobs()
+    const blobs = await blobsOf(drive, formatLink(keyHex))
     const previous = detachBlockFile(blobs.core)
     attachBlockFile(blobs.core, file)
     this.blockFiles.set(keyHex, file)
@@ -243,7 +244,7 @@ export class Grove extends ReadyResource {
 
   /** The drive's blocks go back to the store; the file is closed (not deleted). */
   async dropBlockFile(keyHex: string, drive: Hyperdrive): Promise<void> {
-    const blobs = await drive.getBlobs()
+    const blobs = await blobsOf(drive, formatLink(keyHex))
     const file = detachBlockFile(blobs.core) ?? this.blockFiles.get(keyHex)
     this.blockFiles.delete(keyHex)
     await file?.close()
@@ -260,7 +261,7 @@ export class Grove extends ReadyResource {
     const entry = this.library.get(keyHex)
     const layout = entry?.blockFile
     if (!entry || !layout) return
-    const blobs = await drive.getBlobs()
+    const blobs = await blobsOf(drive, formatLink(keyHex))
     try {
       if (layout.path === this.partialPath(keyHex)) {
         await this.useBlockFile(keyHex, drive, await openDownloadFile(blobs.core, layout.path, layout))
@@ -328,16 +329,21 @@ export class Grove extends ReadyResource {
     return peers.size
   }
 
-  /** Waits until every peer's catalog seems in (no change for `quietMs`) and relayed entries were checked against their drives. */
-  async settleCatalog(opts: { waitMs: number; quietMs?: number; signal?: AbortSignal }): Promise<void> {
+  /**
+   * Waits until every peer's catalog seems in (no change for `quietMs`, at most `waitMs`) and
+   * relayed entries were checked against their drives, never past `timeoutMs` in all.
+   */
+  async settleCatalog(opts: { waitMs: number; timeoutMs?: number; quietMs?: number; signal?: AbortSignal }): Promise<void> {
+    const started = Date.now()
     const quietMs = opts.quietMs ?? 1500
-    const deadline = Date.now() + opts.waitMs
+    const end = started + (opts.timeoutMs ?? opts.waitMs + 10_000)
+    const deadline = Math.min(end, started + opts.waitMs)
     while (Date.now() < deadline && !opts.signal?.aborted) {
       const quiet = Date.now() - Math.max(this.lastCatalogChange, this.openedAt) > quietMs
       if (this.roomPeerCount > 0 && quiet) break
       await sleep(100, opts.signal)
     }
-    await this.verifier?.idle(Math.max(1000, deadline - Date.now()) + 10_000)
+    await this.verifier?.idle(Math.max(0, end - Date.now()))
   }
 
   get rooms(): Room[] {
@@ -346,13 +352,14 @@ export class Grove extends ReadyResource {
 
   /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim). */
   async refreshLocalCatalog(): Promise<void> {
-    const seeded = this.library.list().filter((e) => e.manifest && e.complete && e.seeding)
+    const seeded = this.library.list().filter((e) => e.manifest && e.complete && e.seeding && !e.quarantined)
     const seededLinks = new Set(seeded.map((e) => e.link))
     for (const item of this.catalog.list({ local: true })) if (!seededLinks.has(item.link)) this.catalog.setLocal(item.link, false)
     for (const entry of seeded) {
       if (!entry.manifest) continue
-      if (!this.cardFrontMatter.has(entry.keyHex)) this.cardFrontMatter.set(entry.keyHex, await this.readLocalCard(entry.keyHex))
-      const catalogEntry = this.toCatalogEntry(entry.link, entry.manifest, this.cardFrontMatter.get(entry.keyHex))
+      const facts = entry.cardFacts ?? (await this.learnCardFacts(entry))
+      if (facts === null) continue
+      const catalogEntry = this.toCatalogEntry(entry.link, entry.manifest, facts)
       if (catalogEntry) this.catalog.addFromDrive(catalogEntry, { local: true })
     }
     this.exchange?.broadcast()
@@ -363,7 +370,7 @@ export class Grove extends ReadyResource {
     return this.catalog.localMessages().flatMap((m) => m.entries)
   }
 
-  toCatalogEntry(link: string, manifest: Manifest, card?: CatalogEntryExtras): CatalogEntry | undefined {
+  toCatalogEntry(link: string, manifest: Manifest, card?: CardFacts): CatalogEntry | undefined {
     try {
       return catalogEntryFromManifest(link, manifest, { gguf: { baseModels: manifest.ggufBaseModels }, card })
     } catch {
@@ -371,10 +378,30 @@ export class Grove extends ReadyResource {
     }
   }
 
-  private async readLocalCard(keyHex: string): Promise<CatalogEntryExtras> {
-    const drive = await this.openDrive(keyHex)
-    const bytes = await drive.get(CARD_PATH, { wait: false }).catch(() => null)
-    return bytes && bytes.length <= MAX_CARD_BYTES ? parseCard(bytes.toString('utf8')).frontMatter : {}
+  /**
+   * A library model's card facts, for an entry that has none recorded (a home from before they
+   * were): read once from the store, never from a peer, within bounds, and recorded. A card whose
+   * entry lies about its data sets the model aside (quarantined, reported, no longer seeded):
+   * null.
+   */
+  private async learnCardFacts(entry: LibraryEntry): Promise<CardFacts | null> {
+    const drive = await this.openDrive(entry.keyHex)
+    try {
+      const card = await readDriveCard(drive, entry.link, Date.now() + LOCAL_READ_MS, { local: true })
+      const cardFacts = cardFactsOf(card)
+      await this.library.update(entry.keyHex, { cardFacts })
+      return cardFacts
+    } catch (err) {
+      await this.quarantine(entry, `its model card cannot be read: ${firstLine(err)}`)
+      return null
+    }
+  }
+
+  /** Sets a library model aside for good: no longer seeded or offered, with the reason recorded and told once. */
+  async quarantine(entry: LibraryEntry, reason: string): Promise<void> {
+    await this.library.update(entry.keyHex, { quarantined: reason, seeding: false })
+    if (this.seeded.has(entry.keyHex)) await this.stopSeeding(entry.keyHex).catch(() => {})
+    this.warn(`${entry.manifest?.name ?? entry.link} is set aside: ${reason}`)
   }
 
   private requireExchange(): CatalogExchange {

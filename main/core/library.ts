@@ -3,7 +3,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { GroveError } from '../../shared/errors.js'
-import { Manifest } from '../../shared/manifest.js'
+import { Manifest, RELATIONS } from '../../shared/manifest.js'
+import { parseCard } from '../../shared/model-card.js'
 
 export const LibraryEntry = z.object({
   keyHex: z.string().regex(/^[0-9a-f]{64}$/),
@@ -35,9 +36,29 @@ export const LibraryEntry = z.object({
       mtimeMs: z.number().optional()
     })
     .optional(),
-  addedAt: z.string()
+  addedAt: z.string(),
+  /**
+   * The card's lineage and licence fields (front matter), read once when the model came in, so
+   * that opening the home never reads cards again.
+   */
+  cardFacts: z
+    .object({
+      license: z.string().max(200).optional(),
+      base_model: z.array(z.string().max(500)).max(32).optional(),
+      base_model_relation: z.enum(RELATIONS).optional()
+    })
+    .optional(),
+  /** Why this entry is set aside (its drive lies about its data): reported, never retried at start-up. */
+  quarantined: z.string().max(1000).optional()
 })
 export type LibraryEntry = z.infer<typeof LibraryEntry>
+export type CardFacts = NonNullable<LibraryEntry['cardFacts']>
+
+/** The facts a library entry keeps from a model card (its licence and lineage fields). */
+export function cardFactsOf(card: string | null): CardFacts {
+  const front = card ? parseCard(card).frontMatter : {}
+  return { license: front.license, base_model: front.base_model?.slice(0, 32).map((b) => b.slice(0, 500)), base_model_relation: front.base_model_relation }
+}
 /** Where a model's blocks are kept in a file, as the library remembers it. */
 export type BlockFileRecord = NonNullable<LibraryEntry['blockFile']>
 

@@ -26,7 +26,8 @@ import { loadableGguf, type GgufSummary } from '../gguf/probe.js'
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { BlockFile } from './file-blocks.js'
-import type { BlockFileRecord } from './library.js'
+import { cardFactsOf, type BlockFileRecord } from './library.js'
+import { blobsOf } from './remote-drive.js'
 
 export interface ShareOptions {
   name?: string
@@ -72,7 +73,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
   try {
     // Seeding in place (file-blocks.ts): the drive's blocks are read out of this very file.
     const before = await stat(path)
-    const blobs = await drive.getBlobs()
+    const blobs = await blobsOf(drive, formatLink(keyHex))
     const start = blobs.core.length
     const layout = { path, blockOffset: start, blockLength: Math.ceil(summary.fileSize / BLOCK_BYTES), byteLength: summary.fileSize, blockBytes: BLOCK_BYTES, first: start }
     const source = await BlockFile.openSource(path, layout)
@@ -107,7 +108,8 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     publisher: bytesToHex((await grove.store.createKeyPair('grove/publisher')).publicKey),
     created: new Date().toISOString()
   })
-  await drive.put(CARD_PATH, Buffer.from(buildCard(manifest, summary, card)))
+  const cardText = buildCard(manifest, summary, card)
+  await drive.put(CARD_PATH, Buffer.from(cardText))
   await drive.put(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest, null, 2)))
 
   const link = formatLink(keyHex)
@@ -121,7 +123,8 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     seeding: true,
     blocksStored: true,
     blockFile,
-    addedAt: manifest.created
+    addedAt: manifest.created,
+    cardFacts: cardFactsOf(cardText)
   })
   return { link, keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
 }

@@ -29,7 +29,13 @@ export class DriveTraffic {
       })
     }
     count(drive.core)
-    drive.getBlobs().then((blobs) => count(blobs.core), () => {})
+    // A drive that closes first has no blob store: nothing to count (a TypeError here was uncaught).
+    drive.getBlobs().then(
+      (blobs: { core: Hypercore } | null) => {
+        if (blobs) count(blobs.core)
+      },
+      () => {}
+    )
   }
 
   of(keyHex: string): DriveTrafficStats {

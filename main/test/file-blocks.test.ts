@@ -30,7 +30,7 @@ async function model(name: string, targetBytes: number, dir?: string): Promise<s
 }
 
 async function blobsOf(grove: Grove, keyHex: string) {
-  return (await (await grove.openDrive(keyHex)).getBlobs()).core
+  return (await (await grove.openDrive(keyHex)).getBlobs())!.core
 }
 
 test('a shared and a fetched model cost their size once: blocks are served out of the .gguf itself', async () => {

@@ -186,6 +186,6 @@ test('reclaiming the seeding copy frees the blocks and keeps the loadable file',
   assert.equal(entry?.blocksStored, false)
   assert.ok(existsSync(fetched.path))
   const drive = await b.openDrive(fetched.keyHex)
-  const blobs = await drive.getBlobs()
+  const blobs = (await drive.getBlobs())!
   assert.equal(await blobs.core.has(0), false, 'block 0 is gone from the store')
 })

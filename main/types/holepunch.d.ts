@@ -105,7 +105,9 @@ declare module 'hyperdrive' {
     createWriteStream(path: string, opts?: { executable?: boolean; metadata?: unknown }): Writable
     findingPeers(): () => void
     update(opts?: { wait?: boolean }): Promise<boolean>
-    getBlobs(): Promise<Hyperblobs>
+    /** Null once the drive is closing (or has no blob store). */
+    getBlobs(): Promise<Hyperblobs | null>
+    putEntry(path: string, entry: { executable?: boolean; linkname?: string | null; blob?: unknown; metadata?: unknown }): Promise<void>
     clear(path: string, opts?: { diff?: boolean }): Promise<{ blocks: number } | null>
   }
 }

@@ -11,6 +11,7 @@ import { sizeText, table } from '../output.js'
 import { inertLine } from '../terminal-text.js'
 
 const DEFAULT_WAIT_S = 8
+const DEFAULT_TIMEOUT_S = 30
 
 interface BrowseFlags {
   arch?: string
@@ -19,6 +20,7 @@ interface BrowseFlags {
   relation?: string
   limit: string
   wait?: string
+  timeout?: string
 }
 
 export function registerCatalog(program: Command, context: () => CommandContext): void {
@@ -31,6 +33,7 @@ export function registerCatalog(program: Command, context: () => CommandContext)
     .option('--relation <relation>', `only forks with this relation: ${RELATIONS.join(' | ')}`)
     .option('--limit <n>', 'at most this many results', '100')
     .option('--wait <seconds>', 'how long to listen for peers', String(DEFAULT_WAIT_S))
+    .option('--timeout <seconds>', 'give up after this long in all, checking the models peers named included', String(DEFAULT_TIMEOUT_S))
     .action(async (text: string | undefined, flags: BrowseFlags) => {
       const ctx = context()
       const kind = oneOf<ModelKind>(flags.kind, KINDS, '--kind')
@@ -38,8 +41,9 @@ export function registerCatalog(program: Command, context: () => CommandContext)
       const limit = Number(flags.limit)
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new GroveError('BAD_INPUT', '--limit must be 1-10000')
       const waitMs = (parseSeconds(flags.wait, '--wait') ?? DEFAULT_WAIT_S) * 1000
+      const timeoutMs = (parseSeconds(flags.timeout, '--timeout') ?? DEFAULT_TIMEOUT_S) * 1000
       await ctx.withGrove({ network: true }, async (grove, signal) => {
-        await grove.settleCatalog({ waitMs, signal })
+        await grove.settleCatalog({ waitMs, timeoutMs, signal })
         const result = grove.catalog.search({ text, architecture: flags.arch, kind, license: flags.license, relation, limit })
         const models = result.items.map((m) => ({
           link: m.link,
@@ -71,12 +75,14 @@ export function registerCatalog(program: Command, context: () => CommandContext)
     .description('ancestors and descendants of a model known in the swarm, with relations and verified/claimed edges')
     .option('--wait <seconds>', 'how long to listen for peers', String(DEFAULT_WAIT_S))
     .option('--depth <n>', 'generations to follow up and down', '32')
-    .action(async (link: string, flags: { wait?: string; depth: string }) => {
+    .option('--timeout <seconds>', 'give up after this long in all, checking the models peers named included', String(DEFAULT_TIMEOUT_S))
+    .action(async (link: string, flags: { wait?: string; depth: string; timeout?: string }) => {
       const ctx = context()
       const root = formatLink(parseLink(link).keyHex)
       const waitMs = (parseSeconds(flags.wait, '--wait') ?? DEFAULT_WAIT_S) * 1000
+      const timeoutMs = (parseSeconds(flags.timeout, '--timeout') ?? DEFAULT_TIMEOUT_S) * 1000
       await ctx.withGrove({ network: true }, async (grove, signal) => {
-        await grove.settleCatalog({ waitMs, signal })
+        await grove.settleCatalog({ waitMs, timeoutMs, signal })
         if (!grove.catalog.has(root)) {
           throw new GroveError('NOT_FOUND', `No peer in ${grove.rooms.map((r) => r.name).join(', ')} knows ${root} (${grove.roomPeerCount} peers answered)`)
         }

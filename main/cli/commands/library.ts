@@ -32,7 +32,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
           m.kind,
           m.size === null ? '?' : sizeText(m.size),
           sizeText(m.disk.blockBytes + m.disk.fileBytes),
-          m.complete ? (m.seeding ? (m.disk.inPlace ? 'seeding in place' : 'seeding') : 'not seeding') : 'incomplete',
+          m.quarantined ? 'set aside (see grove ls --json)' : m.complete ? (m.seeding ? (m.disk.inPlace ? 'seeding in place' : 'seeding') : 'not seeding') : 'incomplete',
           m.link
         ])
         return [
