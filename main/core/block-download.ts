@@ -6,6 +6,7 @@
 import type { BlobId } from 'hyperblobs'
 import type Hypercore from 'hypercore'
 import { GroveError } from '../../shared/errors.js'
+import { isDiskFull } from './disk-space.js'
 import { firstLine } from './gguf.js'
 
 const MIB = 1024 * 1024
@@ -78,6 +79,12 @@ export async function downloadBlob(core: Hypercore, blob: BlobId, opts: BlockDow
     void session.close().catch(() => {})
     settle(err)
   }
+  // The store's own writes (the tree, the bitfield; the blocks of a drive kept in the store) fail
+  // inside Hypercore's verify, which reports them as a verification error and stops asking that
+  // peer: without this the fetch would wait for the stall timeout and call the peers silent.
+  session.on('verification-error', (err: unknown) => {
+    if (isDiskFull(err)) fail(writeError(err, savedBytes(), total))
+  })
   let active = 0
   const launch = (): void => {
     while (active < WINDOW && next < count && !failure) {
@@ -180,12 +187,11 @@ async function downloadOrder(core: Hypercore, start: number, count: number): Pro
   return { order, stored }
 }
 
-function writeError(err: Error, held: number, total: number): GroveError {
+/** A failed write of the download's blocks or metadata; fetch.ts turns a full disk into its one line. */
+function writeError(err: unknown, held: number, total: number): GroveError {
   const saved = `${held} of ${total} bytes are saved; free some space and run the same command again to resume`
-  if ((err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || (err as NodeJS.ErrnoException).code === 'ENOSPC') {
-    return new GroveError('DISK_FULL', `The disk is full: ${saved}`)
-  }
-  return new GroveError('INTERNAL', `Could not store the download: ${firstLine(err)}. ${saved}`)
+  if (isDiskFull(err)) return new GroveError('DISK_FULL', `disk full: ${saved}`, { cause: err })
+  return new GroveError('INTERNAL', `Could not store the download: ${firstLine(err)}. ${saved}`, { cause: err })
 }
 
 /**

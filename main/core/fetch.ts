@@ -5,7 +5,7 @@
 // same fetch again resumes.
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -18,6 +18,7 @@ import { weightsFile, type Manifest, type ManifestFile } from '../../shared/mani
 import { firstLine, sha256File } from './gguf.js'
 import type { Grove } from './grove.js'
 import { downloadBlob } from './block-download.js'
+import { DiskFullError, allocatedBytes, bytesText, filesystemOf, freeBytes, isDiskFull, storeHeadroom } from './disk-space.js'
 import { BlockFile, forgetFileBlocks, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
 import { blobsOf, readDriveCard, readDriveManifest, weightsBlob } from './remote-drive.js'
 import { cardFactsOf, type BlockFileRecord } from './library.js'
@@ -52,6 +53,23 @@ export interface FetchResult {
 }
 
 export async function fetchModel(grove: Grove, linkText: string, opts: FetchOptions): Promise<FetchResult> {
+  const { keyHex } = parseLink(linkText)
+  let progressBytes = 0
+  const onEvent = (event: FetchEvent) => {
+    if (event.event === 'progress') progressBytes = event.bytes
+    opts.onEvent?.(event)
+  }
+  try {
+    return await fetchOnce(grove, linkText, { ...opts, onEvent })
+  } catch (err) {
+    // A full disk anywhere (the partial file, its fsync, the store, the library index, the
+    // export) ends as the same one line.
+    if (err instanceof DiskFullError || !isDiskFull(err)) throw err
+    throw await diskFullDuringFetch(grove, keyHex, opts, progressBytes, err)
+  }
+}
+
+async function fetchOnce(grove: Grove, linkText: string, opts: FetchOptions): Promise<FetchResult> {
   const { keyHex } = parseLink(linkText)
   const link = formatLink(keyHex)
   const timeoutMs = opts.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
@@ -90,9 +108,9 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
     cardFacts: cardFactsOf(card)
   })
 
-  await checkFreeSpace(grove, file.size)
   const finalPath = exportPath(grove, keyHex, file, opts)
   const keepExisting = await existingExport(finalPath, file)
+  await checkFreeSpace(grove, keyHex, file, finalPath, keepExisting)
   const blobs = await blobsOf(drive, link)
   let blockFile = await prepareBlockFile(grove, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, Math.max(deadline, Date.now() + 5000) - Date.now())
   const download = () =>
@@ -208,13 +226,75 @@ async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string,
   }
 }
 
-async function checkFreeSpace(grove: Grove, size: number): Promise<void> {
-  // The .gguf, which also holds the drive's blocks (file-blocks.ts), with some headroom.
-  const needed = size + 64 * 1024 * 1024
-  const free = await grove.freeDiskBytes()
-  if (free < needed) {
-    throw new GroveError('DISK_FULL', `Not enough disk space in ${grove.home.root}: the model needs about ${mb(needed)} MB, ${mb(free)} MB are free`)
+/** Refuses a fetch the disk cannot hold before anything is downloaded, counting what a resumed fetch has already written. */
+async function checkFreeSpace(grove: Grove, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<void> {
+  const short = await spaceShortfall(await spaceDemands(grove, keyHex, file, finalPath, keepExisting))
+  if (short) throw new DiskFullError(short.bytes, short.dir, keptText(savedBytes(grove, keyHex, 0), file.size))
+}
+
+/** Bytes a fetch still has to write into one folder's filesystem. */
+interface SpaceDemand {
+  dir: string
+  bytes: number
+}
+
+/**
+ * What the fetch still writes, and where: in the home, the rest of the partial file (it is
+ * sparse: what is written is what it holds) and the store's metadata; in --out, when that is
+ * another filesystem, the whole copy (a leftover of an interrupted one is replaced).
+ */
+async function spaceDemands(grove: Grove, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<SpaceDemand[]> {
+  const home = { dir: grove.home.root, bytes: storeHeadroom(file.size) }
+  if (keepExisting) return [home]
+  home.bytes += file.size - Math.min(file.size, await allocatedBytes(grove.partialPath(keyHex)))
+  const finalDir = dirname(finalPath)
+  if ((await filesystemOf(finalDir)) === (await filesystemOf(grove.home.tmpDir))) return [home]
+  return [home, { dir: finalDir, bytes: file.size - Math.min(file.size, await allocatedBytes(exportTempPath(finalPath))) }]
+}
+
+/** The first folder whose filesystem has less free space than the fetch needs there, and how much more it needs. */
+async function spaceShortfall(demands: SpaceDemand[]): Promise<SpaceDemand | null> {
+  for (const demand of demands) {
+    const free = await freeBytes(demand.dir)
+    if (free < demand.bytes) return { dir: demand.dir, bytes: demand.bytes - free }
   }
+  return null
+}
+
+/** Bytes of the weights held so far: counted in the partial file's bitfield, else as last reported. */
+function savedBytes(grove: Grove, keyHex: string, lastReported: number): number {
+  const file = grove.blockFileOf(keyHex)
+  return file?.mode === 'download' ? file.heldBytes() : lastReported
+}
+
+function keptText(saved: number, total: number): string {
+  const what = saved >= total ? `all ${bytesText(total)} are` : saved > 0 ? `${bytesText(saved)} of ${bytesText(total)} are` : 'nothing is'
+  return `${what} saved; free some space and run the same command again to resume`
+}
+
+/** The one-line error for a full disk met anywhere in a fetch: where, how much more, and what is kept. */
+async function diskFullDuringFetch(grove: Grove, keyHex: string, opts: FetchOptions, lastReported: number, cause: unknown): Promise<DiskFullError> {
+  const manifest = grove.library.get(keyHex)?.manifest
+  const file = manifest ? weightsFile(manifest) : null
+  let short: SpaceDemand | null = null
+  let saved = 0
+  try {
+    if (file) {
+      const finalPath = exportPath(grove, keyHex, file, opts)
+      const exported = (await stat(finalPath).catch(() => null))?.size === file.size
+      short = await spaceShortfall(await spaceDemands(grove, keyHex, file, finalPath, exported))
+      saved = exported ? file.size : savedBytes(grove, keyHex, lastReported)
+    } else {
+      short = await spaceShortfall([{ dir: grove.home.root, bytes: storeHeadroom(0) }])
+    }
+  } catch {
+    // Sizing the message must not hide the full disk.
+  }
+  const kept = keptText(saved, file?.size ?? 1)
+  if (short) return new DiskFullError(short.bytes, short.dir, kept, { cause })
+  // There is room again (freed meanwhile; or the store, which stops writing when the disk fills,
+  // has not noticed yet: it does within seconds).
+  return new DiskFullError(storeHeadroom(file?.size ?? 0), grove.home.root, `${kept} (there is room again now: wait a few seconds first)`, { cause })
 }
 
 /** Where the fetched .gguf goes: --out, or the library's models folder. */
@@ -269,16 +349,40 @@ async function finishFile(
   }
   progress(file.size)
   await mkdir(dirname(finalPath), { recursive: true })
-  await rename(partial, finalPath).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EXDEV') throw err
-    await pipeline((await open(partial)).createReadStream(), createWriteStream(finalPath))
-    await fsyncFile(finalPath)
-    await rm(partial, { force: true })
-  })
+  await moveIntoPlace(partial, finalPath)
   if (!blockFile) return undefined
   const layout = { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs }
   await grove.useBlockFile(keyHex, drive, await BlockFile.openSource(finalPath, layout))
   return layout
+}
+
+/**
+ * Renames the verified partial file to its final name. Onto another filesystem (--out), it is
+ * copied to a temporary name beside the final one, flushed, and renamed: a full disk or a crash
+ * never leaves a truncated file under the final name, and the partial stays until the copy is whole.
+ */
+async function moveIntoPlace(partial: string, finalPath: string): Promise<void> {
+  try {
+    await rename(partial, finalPath)
+    return
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err
+  }
+  const temp = exportTempPath(finalPath)
+  try {
+    await copyFile(partial, temp)
+    await fsyncFile(temp)
+    await rename(temp, finalPath)
+  } catch (err) {
+    await rm(temp, { force: true })
+    throw err
+  }
+  await rm(partial, { force: true })
+}
+
+/** Where an export onto another filesystem is copied before it is renamed into place. */
+function exportTempPath(finalPath: string): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}.grove-partial`)
 }
 
 /** Writes the weights out of the drive into `partial`, returning their sha256. */
@@ -299,7 +403,7 @@ async function exportFromDrive(drive: Hyperdrive, file: ManifestFile, partial: s
     await fsyncFile(partial)
   } catch (err) {
     await rm(partial, { force: true })
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new GroveError('DISK_FULL', `The disk filled up while writing ${finalPath}`)
+    if (isDiskFull(err)) throw err
     throw new GroveError('INTERNAL', `Could not write ${finalPath}: ${firstLine(err)}`, { cause: err })
   }
   return done === file.size ? hash.digest('hex') : `short:${done}`
@@ -332,10 +436,6 @@ async function fsyncFile(path: string): Promise<void> {
   } finally {
     await handle.close()
   }
-}
-
-function mb(bytes: number): number {
-  return Math.round(bytes / 1e6)
 }
 
 export interface RemoteModelInfo {

@@ -137,6 +137,13 @@ export class BlockFile {
     return false
   }
 
+  /** Bytes of the blob the core holds (its bitfield says so), in the file or, for the first block, in the store. */
+  heldBytes(): number {
+    let bytes = 0
+    for (let index = this.layout.blockOffset; index < this.end; index++) if (this.has(index)) bytes += this.lengthOf(index)
+    return bytes
+  }
+
   async read(index: number): Promise<Buffer | null> {
     if (!this.has(index)) return null
     const length = this.lengthOf(index)
@@ -157,6 +164,7 @@ export class BlockFile {
       let done = 0
       while (done < block.byteLength) {
         const { bytesWritten } = await this.handle.write(block, done, block.byteLength - done, offset + done)
+        if (bytesWritten === 0) throw new Error('the file took no bytes')
         done += bytesWritten
       }
     } catch (err) {

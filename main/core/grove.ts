@@ -2,7 +2,7 @@
 // and closed as one resource stack (children close before parents, in reverse order of
 // opening). The CLI, the headless server and the Electron app all drive this one object.
 import { EventEmitter } from 'node:events'
-import { stat, statfs } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
@@ -19,6 +19,8 @@ import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swar
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
 import { DriveTraffic } from './traffic.js'
+import { diskFullOpening, isDiskFull } from './disk-space.js'
+import { removeUnfinishedDeviceFile } from './store-device-file.js'
 import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, openDownloadFile } from './file-blocks.js'
 import { firstLine, sha256File } from './gguf.js'
 import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
@@ -106,10 +108,11 @@ export class Grove extends ReadyResource {
 
   protected override async _open(): Promise<void> {
     this.openedAt = Date.now()
-    await ensureHomeDirs(this.home)
-    this.lock = await lockHome(this.home)
     try {
+      await ensureHomeDirs(this.home)
+      this.lock = await lockHome(this.home)
       await this.library.load()
+      await removeUnfinishedDeviceFile(this.home.storeDir)
       this.storage = openStorage(this.home.storeDir)
       this._store = new Corestore(this.storage)
       await this._store.ready()
@@ -130,7 +133,9 @@ export class Grove extends ReadyResource {
         await this.refreshLocalCatalog()
       }
     } catch (err) {
-      await this._close()
+      // What failed to open is the error to report, not what failed to close after it.
+      await this._close().catch(() => {})
+      if (isDiskFull(err)) throw await diskFullOpening(this.home.root, err)
       throw err
     }
   }
@@ -464,10 +469,5 @@ export class Grove extends ReadyResource {
     await this.library.update(keyHex, { seeding: false, blocksStored: false })
     if (this.hasNetwork) await this.refreshLocalCatalog()
     return { freedBytes }
-  }
-
-  async freeDiskBytes(): Promise<number> {
-    const info = await statfs(this.home.root)
-    return info.bavail * info.bsize
   }
 }

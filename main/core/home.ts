@@ -57,7 +57,14 @@ export async function lockHome(home: HomeLayout): Promise<HomeLock> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(home.lockFile, 'wx')
-      await handle.writeFile(String(process.pid))
+      try {
+        await handle.writeFile(String(process.pid))
+      } catch (err) {
+        // A full disk: leave no empty lock behind.
+        await handle.close()
+        await rm(home.lockFile, { force: true })
+        throw err
+      }
       await handle.close()
       return { release: () => rm(home.lockFile, { force: true }) }
     } catch (err) {

@@ -1,6 +1,6 @@
 // The library index: what this home holds (shared and fetched models), saved as one JSON file
 // that is replaced atomically, so a crash leaves either the old or the new index, never half.
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { GroveError } from '../../shared/errors.js'
 import { Manifest, RELATIONS } from '../../shared/manifest.js'
@@ -113,15 +113,25 @@ export class Library {
     await this.save()
   }
 
-  /** Writes serialised one after another; each goes to a temp file renamed over the index. */
+  /**
+   * Writes serialised one after another; each goes to a temp file renamed over the index. One
+   * that fails (a full disk) fails its caller and leaves the old index; the next one still runs.
+   */
   private save(): Promise<void> {
     const body = JSON.stringify({ version: 1, entries: this.list() }, null, 2)
-    this.saving = this.saving.then(async () => {
+    const write = async () => {
       const tmp = `${this.file}.${process.pid}.tmp`
-      await writeFile(tmp, body)
-      await rename(tmp, this.file)
-    })
-    return this.saving
+      try {
+        await writeFile(tmp, body)
+        await rename(tmp, this.file)
+      } catch (err) {
+        await rm(tmp, { force: true })
+        throw err
+      }
+    }
+    const saved = this.saving.then(write, write)
+    this.saving = saved
+    return saved
   }
 }
 
