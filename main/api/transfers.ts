@@ -8,7 +8,7 @@
 // again from the drive's own manifest before any weights are requested, and once more when the
 // fetch reads the manifest.
 import type { Transfer } from '../../shared/api.js'
-import { GroveError, toErrorPayload, type ErrorPayload } from '../../shared/errors.js'
+import { GroveError, toClientError, type ErrorPayload } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { weightsFile } from '../../shared/manifest.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, describeRemote, type FetchEvent } from '../core/fetch.js'
@@ -210,12 +210,12 @@ export class TransferManager {
     } catch (err) {
       if (!current()) return
       if (run.licenseError) {
-        job.error = toErrorPayload(run.licenseError)
+        job.error = toClientError(run.licenseError, logDetail)
         this.setState(job, 'error')
       } else if (run.paused) {
         this.setState(job, 'paused')
       } else {
-        job.error = toErrorPayload(err)
+        job.error = toClientError(err, logDetail)
         this.setState(job, 'error')
       }
     } finally {
@@ -347,4 +347,9 @@ export class SpeedMeter {
 
 function canonical(link: string): string {
   return formatLink(parseLink(link).keyHex)
+}
+
+/** An unexpected failure's detail: the transfer shows a generic error, the log the reason. */
+function logDetail(detail: string): void {
+  process.stderr.write(`grove: transfer failed: ${detail}\n`)
 }

@@ -6,6 +6,7 @@
 import type { CallName, CallOutcome } from '../../shared/api.js'
 import type { ApiEndpoint, ApiEvent } from '../api/events.js'
 import { CALL_NAME_LIST, EVENT_CHANNEL, callChannel } from './channels.js'
+import { isAppPageUrl } from './policy.js'
 
 /** The parts of Electron's WebFrameMain the check reads. */
 export interface FrameLike {
@@ -41,21 +42,8 @@ export function senderRefusal(event: InvokeEventLike, trusted: TrustedSender | n
   if (!frame) return 'the sending frame is gone'
   if (frame.parent !== null) return 'not the top frame'
   if (trusted.mainFrame !== null && frame !== trusted.mainFrame) return 'not the main frame'
-  if (!isAppPage(frame.url, trusted.appUrl)) return 'not the Grove page'
+  if (!isAppPageUrl(frame.url, trusted.appUrl)) return 'not the Grove page'
   return null
-}
-
-/** The same file as the app page (any #route or ?query), on file:// only. */
-export function isAppPage(url: string, appUrl: string): boolean {
-  let page: URL
-  let app: URL
-  try {
-    page = new URL(url)
-    app = new URL(appUrl)
-  } catch {
-    return false
-  }
-  return page.protocol === 'file:' && app.protocol === 'file:' && page.host === app.host && decodeURIComponent(page.pathname) === decodeURIComponent(app.pathname)
 }
 
 /** Registers one handler per call; returns the function that removes them again. */

@@ -108,7 +108,10 @@ function runProbe(request: ProbeRequest, opts: ProbeOptions): Promise<string | n
         } catch (err) {
           finish(new GroveError('INTERNAL', `The GGUF probe did not start: ${(err as Error).message}`))
         }
-      } else if (reply.type === 'error') finish(new GroveError(reply.error.code, reply.error.message))
+      } else if (reply.type === 'error') {
+        // As from the inference worker: an INTERNAL text is a detail for the log, not for clients.
+        finish(reply.error.code === 'INTERNAL' ? new Error(reply.error.message) : new GroveError(reply.error.code, reply.error.message))
+      }
       else finish({ problem: reply.problem })
     })
     child.onExit((exit) => {

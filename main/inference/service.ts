@@ -307,7 +307,10 @@ export class InferenceService extends ReadyResource {
         else p.reject(new GroveError('INTERNAL', `The inference process sent a malformed result while ${p.what}`))
       } else if (message.type === 'error') {
         this.pending.delete(message.id)
-        p.reject(new GroveError(message.error.code as ErrorCode, message.error.message))
+        // An INTERNAL one is not a GroveError here: its text is an internal detail (a bug, a
+        // library's own error), which the CLI prints and the HTTP transports keep to the log.
+        const { code, message: text } = message.error
+        p.reject(code === 'INTERNAL' ? new Error(text) : new GroveError(code as ErrorCode, text))
       } else {
         try {
           p.onEvent?.(message)

@@ -14,7 +14,8 @@ import { GroveApi } from '../api/api.js'
 import type { ApiEndpoint, ApiEvent, ApiEventListener } from '../api/events.js'
 import { CALL_CHANNEL_PREFIX, CALL_NAME_LIST, EVENT_CHANNEL, EVENT_NAME_LIST, callChannel } from '../electron/channels.js'
 import { checkSodium } from '../electron/checks.js'
-import { forwardEvents, handleCall, isAppPage, registerIpc, senderRefusal, type FrameLike, type InvokeEventLike, type IpcMainLike, type TrustedSender } from '../electron/ipc.js'
+import { isAppPageUrl } from '../electron/policy.js'
+import { forwardEvents, handleCall, registerIpc, senderRefusal, type FrameLike, type InvokeEventLike, type IpcMainLike, type TrustedSender } from '../electron/ipc.js'
 import { InferenceService } from '../inference/service.js'
 import { Harness, REPO_ROOT } from '../testing/harness.js'
 
@@ -154,11 +155,12 @@ describe('IPC handlers', () => {
   })
 
   test('the app page is our index.html on file:// with any route', () => {
-    assert.ok(isAppPage(`${APP_URL}#/models/x`, APP_URL))
-    assert.ok(isAppPage(`${APP_URL}?a=1`, APP_URL))
-    assert.ok(!isAppPage(pathToFileURL(join(RENDERER_DIR, 'other.html')).href, APP_URL))
-    assert.ok(!isAppPage(APP_URL.replace('file:', 'https:'), APP_URL))
-    assert.ok(!isAppPage('not a url', APP_URL))
+    assert.ok(isAppPageUrl(`${APP_URL}#/models/x`, APP_URL))
+    assert.ok(isAppPageUrl(`${APP_URL}?a=1`, APP_URL))
+    assert.ok(!isAppPageUrl(pathToFileURL(join(RENDERER_DIR, 'other.html')).href, APP_URL))
+    assert.ok(!isAppPageUrl(APP_URL.replace('file:', 'https:'), APP_URL))
+    assert.ok(!isAppPageUrl('not a url', APP_URL))
+    assert.ok(!isAppPageUrl(`${APP_URL.replace('index.html', '%E0%A4%A')}`, APP_URL), 'a malformed escape is refused, not thrown')
   })
 })
 

@@ -98,7 +98,7 @@ test('grove fetch and info on lying drives: one line, within --timeout + 20 s an
   await assertSeedStarts(home)
 })
 
-test('a peer that stalls: alone, the fetch ends with a clear error; beside a good peer, it is dropped and the fetch completes', async () => {
+test('a peer that stalls: alone, the fetch ends with a clear error; beside a good peer, the other serves what it sits on', async () => {
   const dir = await h.tmpDir('grove-stall-')
   const file = join(dir, 'stall.gguf')
   await writeLlamaModel(file, { seed: 9, name: 'Stalled', targetBytes: 6 * 1024 * 1024 })

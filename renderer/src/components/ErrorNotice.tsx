@@ -7,6 +7,7 @@ const NEXT_STEP: Partial<Record<ClientErrorCode, string>> = {
   BAD_LINK: 'Check the link: it looks like grove:// followed by 52 letters and digits.',
   BAD_INPUT: 'Check the fields above and try again.',
   NOT_GGUF: 'Pick a .gguf file: Grove shares GGUF models and LoRA adapters.',
+  BAD_GGUF: 'This GGUF file is damaged or malformed, and llama.cpp could not use it: Grove did not share or load it. Get a fresh copy of the file.',
   BAD_MANIFEST: 'The publisher’s manifest is malformed. Try another seeder’s copy, or ask the publisher to share it again.',
   UNSAFE_PATH: 'The model names files outside its own folder; Grove refused it. Do not use this model.',
   HASH_MISMATCH: 'The bytes did not match the published checksum. Retry: Grove fetches from other seeders.',
@@ -23,6 +24,7 @@ const NEXT_STEP: Partial<Record<ClientErrorCode, string>> = {
   LICENSE_NOT_ACCEPTED: 'Open the model’s page and accept its licence, then try again.',
   UNAUTHORIZED: 'Open Grove with the address `grove serve` printed, including its ?token=…',
   FORBIDDEN: 'This server does not allow that from here. Use the address `grove serve` printed, or add --allow-host for this name.',
+  BUSY: 'Grove is already running as many generations as it queues. Wait a moment and retry.',
   INTERNAL: 'Retry. If it keeps happening, the log of the Grove process says more.'
 }
 
