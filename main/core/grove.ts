@@ -343,9 +343,12 @@ export class Grove extends ReadyResource {
     const quietMs = opts.quietMs ?? 1500
     const end = started + (opts.timeoutMs ?? opts.waitMs + 10_000)
     const deadline = Math.min(end, started + opts.waitMs)
+    // Quiet counts from the first room peer on: one that just joined has not sent its catalog yet.
+    let firstPeerAt = 0
     while (Date.now() < deadline && !opts.signal?.aborted) {
-      const quiet = Date.now() - Math.max(this.lastCatalogChange, this.openedAt) > quietMs
-      if (this.roomPeerCount > 0 && quiet) break
+      if (this.roomPeerCount > 0) firstPeerAt ||= Date.now()
+      const quiet = firstPeerAt > 0 && Date.now() - Math.max(this.lastCatalogChange, this.openedAt, firstPeerAt) > quietMs
+      if (quiet) break
       await sleep(100, opts.signal)
     }
     await this.verifier?.idle(Math.max(0, end - Date.now()))

@@ -15,7 +15,7 @@
 import { createSocket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import HyperDHT from 'hyperdht'
-import Hyperswarm, { type Discovery, type PeerInfo as SwarmPeerInfo, type SwarmConnection } from 'hyperswarm'
+import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
 import { bytesToHex } from '../../shared/link.js'
@@ -76,7 +76,7 @@ const REFRESH_DEBOUNCE_MS = 250
 /** How long unannouncing may take when the swarm closes, and when it switches networks. */
 const CLOSE_GRACE_MS = 10_000
 /** How long a peer dropped for stalling is refused. */
-const DROPPED_PEER_MS = 10 * 60_000
+const DROPPED_PEER_MS = 30_000
 const SWITCH_GRACE_MS = 500
 /**
  * LAN request timeouts (dht-rpc's adaptive timeouts: per-node round trips once known, else this
@@ -124,7 +124,7 @@ export class SwarmNetwork extends ReadyResource {
   private swarm: Hyperswarm | null = null
   private keyPair: { publicKey: Buffer; secretKey: Buffer } | null = null
   private readonly topics = new Map<string, TopicState>()
-  private readonly peerInfo = new Map<string, PeerInfo & { conn: SwarmConnection; swarmInfo?: SwarmPeerInfo }>()
+  private readonly peerInfo = new Map<string, PeerInfo & { conn: SwarmConnection }>()
   /** Peers dropped for misbehaving (hex key → until when), refused if they connect again. */
   private readonly dropped = new Map<string, number>()
   private _mode: NetworkMode = 'public'
@@ -302,7 +302,7 @@ export class SwarmNetwork extends ReadyResource {
   private install(swarm: Hyperswarm, mode: NetworkMode): void {
     this.swarm = swarm
     this._mode = mode
-    swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey, info))
+    swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
     for (const state of this.topics.values()) {
       state.discovery = swarm.join(state.topic, { server: state.server, client: state.client })
     }
@@ -433,19 +433,18 @@ export class SwarmNetwork extends ReadyResource {
   // --- connections --------------------------------------------------------------------------------
 
   /**
-   * Disconnects a peer that misbehaves (asked for blocks, it sent none) and refuses it for
-   * `forMs`, so its requests go to the other peers.
+   * Disconnects a peer that misbehaves (asked for blocks, it sent none), so its requests go to
+   * the other peers, and refuses it for `forMs`: a link that broke (a cable pulled) may come
+   * back, a peer that stalls again is dropped again.
    */
   dropPeer(remoteKey: Uint8Array, reason: string, forMs = DROPPED_PEER_MS): void {
     const id = bytesToHex(remoteKey)
     this.dropped.set(id, Date.now() + forMs)
-    const known = this.peerInfo.get(id)
     trace(`dropping peer ${id.slice(0, 8)}: ${reason}`)
-    known?.swarmInfo?.ban(true)
-    known?.conn.destroy()
+    this.peerInfo.get(id)?.conn.destroy()
   }
 
-  private onConnection(conn: SwarmConnection, remoteKey: Buffer, swarmInfo?: SwarmPeerInfo): void {
+  private onConnection(conn: SwarmConnection, remoteKey: Buffer): void {
     const id = bytesToHex(remoteKey)
     const until = this.dropped.get(id)
     if (until !== undefined && until > Date.now()) {
@@ -455,7 +454,6 @@ export class SwarmNetwork extends ReadyResource {
     }
     this.dropped.delete(id)
     this.peerInfo.set(id, {
-      swarmInfo,
       publicKey: id,
       host: conn.rawStream?.remoteHost,
       port: conn.rawStream?.remotePort,

@@ -229,7 +229,7 @@ describe('on loopback without a token', () => {
     const items = (list.json as { result: Array<Record<string, unknown>> }).result
     const item = items.find((i) => i.link === link)
     assert.ok(item)
-    assert.deepEqual(Object.keys(item).sort(), ['complete', 'disk', 'kind', 'license', 'link', 'name', 'origin', 'path', 'seeding', 'sha256', 'size'])
+    assert.deepEqual(Object.keys(item).sort(), ['complete', 'disk', 'kind', 'license', 'link', 'name', 'origin', 'path', 'quarantined', 'seeding', 'sha256', 'size'])
     assert.deepEqual(Object.keys(item.disk as object).sort(), ['blockBytes', 'fileBytes', 'inPlace'], 'nothing outside the contract leaks')
     ws.close()
   })
