@@ -17,7 +17,7 @@ export type { GgufSummary, GgufBaseModel } from './summary.js'
 const PROBE_ENTRY = fileURLToPath(new URL('./probe-worker.js', import.meta.url))
 /**
  * node-llama-cpp and llama.cpp take ~100 MB before any file is read; opening a model with a
- * 262,144-token vocabulary (Gemma 3's) took 275 MB, and 524,288 tokens (Grove's cap) 404 MB.
+ * 262,144-token vocabulary (Gemma 3's, and Grove's cap) took 275 MB; 524,288 tokens took 404 MB.
  */
 const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024
 /** Starting node-llama-cpp takes ~1.5 s; a vocabulary load well under a second. */

@@ -232,7 +232,7 @@ export async function hostileGgufCorpus(modelPath: string, adapterPath: string):
   add('array count 2^24+1', 'lengths', m((g) => setKv(g, 'tokenizer.ggml.scores', ValueType.ARRAY, array(ValueType.FLOAT32, 2n ** 24n + 1n))), /claims 16777217 elements \(at most 16777216/)
   add('array longer than the file', 'lengths', m((g) => setKv(g, 'tokenizer.ggml.token_type', ValueType.ARRAY, array(ValueType.INT32, 1_000_000n))), /claims 1000000 int32 elements, which need at least 4000000 bytes/)
   add('string array element 1e9 bytes', 'lengths', m((g) => setKv(g, 'tokenizer.ggml.tokens', ValueType.ARRAY, array(ValueType.STRING, 2n, [str('a'), u64(1_000_000_000n)]))), /1000000000 bytes/)
-  add('2^19+1 strings in an array', 'lengths', m((g) => setKv(g, 'general.tags', ValueType.ARRAY, array(ValueType.STRING, 2n ** 19n + 1n, [Buffer.alloc(8 * (2 ** 19 + 1))]))), /"general\.tags" claims 524289 elements \(at most 524288/)
+  add('2^18+1 strings in an array', 'lengths', m((g) => setKv(g, 'general.tags', ValueType.ARRAY, array(ValueType.STRING, 2n ** 18n + 1n, [Buffer.alloc(8 * (2 ** 18 + 1))]))), /"general\.tags" claims 262145 elements \(at most 262144/)
 
   // Nesting and value types.
   add('array of arrays', 'nesting', m((g) => setKv(g, 'tokenizer.ggml.scores', ValueType.ARRAY, array(ValueType.ARRAY, 1n, [array(ValueType.FLOAT32, 0n)]))), /array of arrays/)
@@ -289,8 +289,8 @@ export async function hostileGgufCorpus(modelPath: string, adapterPath: string):
     g.tensors.push(...Array.from({ length: extra }, (_, i) => ({ name: `extra.${i}`, dims: [8n], type: 0, offset: end + BigInt(i * 32) })))
     g.data = Buffer.concat([g.data, Buffer.alloc(extra * 32)])
   }), /llama\.cpp cannot open it/, 'open')
-  add('a vocabulary of 2^19 tokens', 'lengths', m((g) => {
-    const n = 1 << 19
+  add('a vocabulary of 2^18 tokens', 'lengths', m((g) => {
+    const n = 1 << 18
     const token = (i: number) => str(`t${i}`)
     setKv(g, 'tokenizer.ggml.tokens', ValueType.ARRAY, array(ValueType.STRING, BigInt(n), Array.from({ length: n }, (_, i) => token(i))))
     setKv(g, 'tokenizer.ggml.scores', ValueType.ARRAY, array(ValueType.FLOAT32, BigInt(n), [Buffer.alloc(4 * n)]))
