@@ -1,7 +1,9 @@
 // Model cards: Markdown with Hugging Face style YAML front matter (`license`, `base_model`,
 // `base_model_relation`, `tags`, `datasets`). Cards come from peers, so parsing never throws
 // and keeps only the fields Grove understands, bounded in size.
-import { parse, stringify } from 'yaml'
+import { VFile } from 'vfile'
+import { matter } from 'vfile-matter'
+import { stringify } from 'yaml'
 import { RELATIONS, type Relation } from './manifest.js'
 
 export interface CardFrontMatter {
@@ -19,18 +21,17 @@ export interface ModelCard {
   body: string
 }
 
-const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/
-
+/** Parses a card's front matter (vfile-matter); a card whose YAML does not parse has none. */
 export function parseCard(text: string): ModelCard {
-  const match = FRONT_MATTER.exec(text)
-  if (!match) return { frontMatter: {}, body: text }
-  let data: unknown
+  const file = new VFile(text)
   try {
-    data = parse(match[1] ?? '', { maxAliasCount: 10 })
+    // A card is a stranger's: YAML aliases are bounded (no billion laughs).
+    matter(file, { strip: true, yaml: { maxAliasCount: 10 } })
   } catch {
-    data = {}
+    // Shown as it is: the reader sees the broken block.
+    return { frontMatter: {}, body: text }
   }
-  return { frontMatter: normalize(data), body: text.slice(match[0].length) }
+  return { frontMatter: normalize(file.data.matter), body: String(file) }
 }
 
 export function formatCard(card: ModelCard): string {

@@ -11,7 +11,7 @@ import type { Transfer } from '../../shared/api.js'
 import { GroveError, toClientError, type ErrorPayload } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { weightsFile } from '../../shared/manifest.js'
-import { DEFAULT_FETCH_TIMEOUT_MS, describeRemote, type FetchEvent } from '../core/fetch.js'
+import { DEFAULT_FETCH_TIMEOUT_MS, type FetchEvent } from '../core/fetch.js'
 import type { Grove } from '../core/grove.js'
 import { throttle } from './events.js'
 
@@ -58,11 +58,10 @@ interface Job {
   updatedAt: number
 }
 
-/** One run of the fetch: pausing aborts it; a licence refusal mid-fetch is kept here. */
+/** One run of the fetch: pausing aborts it. */
 interface Run {
   controller: AbortController
   paused: boolean
-  licenseError: GroveError | null
 }
 
 const ACTIVE: ReadonlySet<TransferState> = new Set(['connecting', 'downloading', 'verifying'])
@@ -172,7 +171,7 @@ export class TransferManager {
   }
 
   private run(job: Job): void {
-    const run: Run = { controller: new AbortController(), paused: false, licenseError: null }
+    const run: Run = { controller: new AbortController(), paused: false }
     job.run = run
     job.error = undefined
     job.speed.restart()
@@ -188,15 +187,13 @@ export class TransferManager {
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
     try {
       if (signal.aborted) throw new GroveError('BAD_INPUT', 'Download paused')
-      if (!grove.library.get(job.keyHex)?.manifest) {
-        // The drive's own manifest names the licence: check it before asking for any weights.
-        const remote = await describeRemote(grove, job.link, timeoutMs, signal)
-        job.name = remote.manifest.name
-        job.total = weightsFile(remote.manifest).size
-        this.options.checkLicense(job.link, remote.manifest.license)
-      }
-      const result = await grove.fetch(job.link, { signal, timeoutMs, onEvent: (event) => this.onFetchEvent(job, run, event) })
-      if (run.licenseError) throw run.licenseError
+      const result = await grove.fetch(job.link, {
+        signal,
+        timeoutMs,
+        onEvent: (event) => this.onFetchEvent(job, run, event),
+        // The drive's own manifest names the licence: checked before any weights are asked for.
+        beforeWeights: (manifest) => this.options.checkLicense(job.link, manifest.license)
+      })
       if (!current()) return
       job.name = result.manifest.name
       job.total = result.size
@@ -209,10 +206,7 @@ export class TransferManager {
       }
     } catch (err) {
       if (!current()) return
-      if (run.licenseError) {
-        job.error = toClientError(run.licenseError, logDetail)
-        this.setState(job, 'error')
-      } else if (run.paused) {
+      if (run.paused) {
         this.setState(job, 'paused')
       } else {
         job.error = toClientError(err, logDetail)
@@ -231,13 +225,6 @@ export class TransferManager {
     if (event.event === 'manifest') {
       job.name = event.name
       job.total = event.size
-      try {
-        this.options.checkLicense(job.link, event.license)
-      } catch (err) {
-        run.licenseError = err instanceof GroveError ? err : new GroveError('LICENSE_NOT_ACCEPTED', String(err))
-        controller.abort()
-        return
-      }
       this.setState(job, 'downloading')
       this.options.onLibrary()
       return

@@ -15,6 +15,7 @@
 //
 // MB = 10^6 bytes throughout.
 
+import getPort from 'get-port'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, mkdtempSync, rmSync, readFileSync } from 'node:fs'
@@ -303,17 +304,9 @@ export function assertExitedOk(stats: ProcessStats, proc?: MeasuredProcess): voi
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
-/** A TCP port that is free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const addr = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (addr === null || typeof addr === 'string') throw new Error('no TCP address')
-  return addr.port
+/** A TCP port that is free on 127.0.0.1 right now (get-port). */
+export function freePort(): Promise<number> {
+  return getPort({ host: '127.0.0.1' })
 }
 
 function delay(ms: number): Promise<void> {

@@ -2,11 +2,18 @@
 // the manifest (and card) from the drive itself, which the publisher signed, over the
 // connections we already have. Only these drive-read summaries can make a lineage edge
 // "verified". Bounded: a few at a time, a cap on how many drives one process looks at.
-import { parseLink } from '../../shared/link.js'
-import { parseCard } from '../../shared/model-card.js'
+import type Hyperdrive from 'hyperdrive'
+import type { Catalog } from '../../shared/catalog.js'
 import { GroveError } from '../../shared/errors.js'
+import { parseLink } from '../../shared/link.js'
+import { entryFromDrive } from './catalog-entries.js'
+import { cardFactsOf } from './library.js'
 import { readDriveCard, readDriveManifest } from './remote-drive.js'
-import type { Grove } from './grove.js'
+
+export interface CatalogVerifierOptions {
+  catalog: Catalog
+  openDrive(keyHex: string): Promise<Hyperdrive>
+}
 
 const CONCURRENCY = 4
 const MAX_DRIVES_LOOKED_AT = 2000
@@ -19,11 +26,11 @@ export class CatalogVerifier {
   private readonly stopper = new AbortController()
   private idleWaiters: Array<() => void> = []
 
-  constructor(private readonly grove: Grove) {}
+  constructor(private readonly options: CatalogVerifierOptions) {}
 
   /** Queues every relayed entry not yet looked at. */
   schedule(): void {
-    for (const record of this.grove.catalog.records()) {
+    for (const record of this.options.catalog.records()) {
       if (this.attempted.size >= MAX_DRIVES_LOOKED_AT) break
       if (record.source !== 'peer' || this.attempted.has(record.link)) continue
       this.attempted.add(record.link)
@@ -70,11 +77,11 @@ export class CatalogVerifier {
   }
 
   private async verify(link: string): Promise<void> {
-    const drive = await this.grove.openDrive(parseLink(link).keyHex)
+    const drive = await this.options.openDrive(parseLink(link).keyHex)
     const deadline = Date.now() + TIMEOUT_MS
     const manifest = await readDriveManifest(drive, link, deadline, this.stopper.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
     const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: this.stopper.signal })
-    const entry = this.grove.toCatalogEntry(link, manifest, card ? parseCard(card).frontMatter : undefined)
-    if (entry && !this.stopper.signal.aborted) this.grove.catalog.addFromDrive(entry)
+    const entry = entryFromDrive(link, manifest, cardFactsOf(card))
+    if (entry && !this.stopper.signal.aborted) this.options.catalog.addFromDrive(entry)
   }
 }

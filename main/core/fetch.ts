@@ -16,12 +16,15 @@ import { GroveError } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { weightsFile, type Manifest, type ManifestFile } from '../../shared/manifest.js'
 import { firstLine, sha256File } from './gguf.js'
-import type { Grove } from './grove.js'
+import type { HomeLayout } from './home.js'
+import type { ModelDrives } from './model-drives.js'
+import type { Seeding } from './seeding.js'
+import type { SwarmNetwork } from './swarm.js'
 import { downloadBlob } from './block-download.js'
 import { DiskFullError, allocatedBytes, bytesText, filesystemOf, freeBytes, isDiskFull, storeHeadroom } from './disk-space.js'
 import { BlockFile, forgetFileBlocks, isValidLayout, openDownloadFile, type BlockLayout } from './file-blocks.js'
 import { blobsOf, readDriveCard, readDriveManifest, weightsBlob } from './remote-drive.js'
-import { cardFactsOf, type BlockFileRecord } from './library.js'
+import { cardFactsOf, type BlockFileRecord, type Library } from './library.js'
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
 
@@ -29,6 +32,15 @@ export type FetchEvent =
   | { event: 'manifest'; name: string; kind: string; size: number; license?: string; sha256: string }
   | { event: 'progress'; bytes: number; total: number; peers: number }
   | { event: 'verifying'; bytes: number; total: number }
+
+/** What a fetch works with (a Grove on the network is one). */
+export interface FetchContext {
+  home: HomeLayout
+  library: Library
+  drives: ModelDrives
+  seeding: Seeding
+  swarm: SwarmNetwork
+}
 
 export interface FetchOptions {
   /** How long to wait for a peer (first, or again after all peers left). */
@@ -38,6 +50,11 @@ export interface FetchOptions {
   /** Keep seeding the model afterwards (default true). */
   seed?: boolean
   onEvent?: (event: FetchEvent) => void
+  /**
+   * Called with the checked manifest before anything is recorded or any weights are asked for;
+   * throwing refuses the model there (a licence not accepted, say).
+   */
+  beforeWeights?: (manifest: Manifest) => void
   signal?: AbortSignal
 }
 
@@ -52,7 +69,7 @@ export interface FetchResult {
   alreadyHad: boolean
 }
 
-export async function fetchModel(grove: Grove, linkText: string, opts: FetchOptions): Promise<FetchResult> {
+export async function fetchModel(ctx: FetchContext, linkText: string, opts: FetchOptions): Promise<FetchResult> {
   const { keyHex } = parseLink(linkText)
   let progressBytes = 0
   const onEvent = (event: FetchEvent) => {
@@ -60,43 +77,44 @@ export async function fetchModel(grove: Grove, linkText: string, opts: FetchOpti
     opts.onEvent?.(event)
   }
   try {
-    return await fetchOnce(grove, linkText, { ...opts, onEvent })
+    return await fetchOnce(ctx, linkText, { ...opts, onEvent })
   } catch (err) {
     // A full disk anywhere (the partial file, its fsync, the store, the library index, the
     // export) ends as the same one line.
     if (err instanceof DiskFullError || !isDiskFull(err)) throw err
-    throw await diskFullDuringFetch(grove, keyHex, opts, progressBytes, err)
+    throw await diskFullDuringFetch(ctx, keyHex, opts, progressBytes, err)
   }
 }
 
-async function fetchOnce(grove: Grove, linkText: string, opts: FetchOptions): Promise<FetchResult> {
+async function fetchOnce(ctx: FetchContext, linkText: string, opts: FetchOptions): Promise<FetchResult> {
   const { keyHex } = parseLink(linkText)
   const link = formatLink(keyHex)
   const timeoutMs = opts.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
-  const have = await alreadyFetched(grove, keyHex, opts.outDir)
+  const have = await alreadyFetched(ctx, keyHex, opts.outDir)
   if (have) return have
 
-  const drive = await grove.seedDrive(keyHex, { lookup: true })
+  const drive = await ctx.seeding.seed(keyHex, { lookup: true })
   // Everything before the weights (manifest, card, the weights' entry, their first block) by one deadline.
   const deadline = Date.now() + timeoutMs
   let manifest: Manifest
   let card: string | null
   let blob: BlobId
   try {
-    manifest = await readRemoteManifest(grove, drive, link, deadline, opts.signal)
+    manifest = await readRemoteManifest(ctx, drive, link, deadline, opts.signal)
     // Read (and its entry checked) now: a drive whose card lies is refused before any weights come.
     card = await readDriveCard(drive, link, deadline, { signal: opts.signal })
     blob = await weightsBlob(drive, weightsFile(manifest), link, deadline, opts.signal)
+    opts.beforeWeights?.(manifest)
   } catch (err) {
     // Nothing worth keeping yet: forget the link rather than look it up forever.
-    if (!grove.library.get(keyHex)) await grove.stopSeeding(keyHex)
+    if (!ctx.library.get(keyHex)) await ctx.seeding.stop(keyHex)
     throw err
   }
   const file = weightsFile(manifest)
   opts.onEvent?.({ event: 'manifest', name: manifest.name, kind: manifest.kind, size: file.size, license: manifest.license, sha256: file.sha256 })
   // Recorded before the weights come, so an interrupted fetch resumes (and seeds what it has).
-  const known = grove.library.get(keyHex)
-  await grove.library.put({
+  const known = ctx.library.get(keyHex)
+  await ctx.library.put({
     keyHex,
     link,
     origin: 'fetched',
@@ -108,19 +126,17 @@ async function fetchOnce(grove: Grove, linkText: string, opts: FetchOptions): Pr
     cardFacts: cardFactsOf(card)
   })
 
-  const finalPath = exportPath(grove, keyHex, file, opts)
+  const finalPath = exportPath(ctx, keyHex, file, opts)
   const keepExisting = await existingExport(finalPath, file)
-  await checkFreeSpace(grove, keyHex, file, finalPath, keepExisting)
+  await checkFreeSpace(ctx, keyHex, file, finalPath, keepExisting)
   const blobs = await blobsOf(drive, link)
-  let blockFile = await prepareBlockFile(grove, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, Math.max(deadline, Date.now() + 5000) - Date.now())
+  let blockFile = await prepareBlockFile(ctx, keyHex, drive, blobs.core, blob, keepExisting ? finalPath : null, Math.max(deadline, Date.now() + 5000) - Date.now())
   const download = () =>
     downloadBlob(blobs.core, blob, {
       timeoutMs,
       signal: opts.signal,
       failure: () => blockFile?.failure ?? null,
-      onStalledPeer: (peer) => {
-        if (grove.hasNetwork) grove.swarm.dropPeer(peer, 'sent no block it was asked for')
-      },
+      onStalledPeer: (peer) => ctx.swarm.dropPeer(peer, 'sent no block it was asked for'),
       onProgress: (bytes, total, peers) => opts.onEvent?.({ event: 'progress', bytes, total, peers }),
       onTick: (blocks, peers) => trace(`downloading ${blocks}/${blob.blockLength} blocks, ${peers} peers`)
     })
@@ -130,14 +146,14 @@ async function fetchOnce(grove: Grove, linkText: string, opts: FetchOptions): Pr
     // Not even blocks after all (not a drive `grove share` wrote): the blocks that fitted are
     // only in the file, the others only in the store. Start again with all of them in the store.
     trace('uneven blocks; downloading into the store instead')
-    await forgetBlockFile(grove, keyHex, drive, blobs.core, blockFile)
+    await forgetBlockFile(ctx, keyHex, drive, blobs.core, blockFile)
     blockFile = null
     await download()
   }
   trace('download done')
-  const done = await finishFile(grove, drive, keyHex, file, blockFile, keepExisting, finalPath, opts)
+  const done = await finishFile(ctx, drive, keyHex, file, blockFile, keepExisting, finalPath, opts)
   trace('export done')
-  await grove.library.update(keyHex, { path: finalPath, complete: true, blockFile: done })
+  await ctx.library.update(keyHex, { path: finalPath, complete: true, blockFile: done })
   return { link, keyHex, path: finalPath, sha256: file.sha256, size: file.size, manifest, alreadyHad: false }
 }
 
@@ -149,7 +165,7 @@ async function fetchOnce(grove: Grove, linkText: string, opts: FetchOptions): Pr
  * whose first block cannot start an even layout.
  */
 async function prepareBlockFile(
-  grove: Grove,
+  ctx: FetchContext,
   keyHex: string,
   drive: Hyperdrive,
   core: Hypercore,
@@ -157,9 +173,9 @@ async function prepareBlockFile(
   existingFile: string | null,
   timeoutMs: number
 ): Promise<BlockFile | null> {
-  const path = existingFile ?? grove.partialPath(keyHex)
-  const attached = grove.blockFileOf(keyHex)
-  if (attached && attached.path !== path) await forgetBlockFile(grove, keyHex, drive, core, attached)
+  const path = existingFile ?? ctx.drives.partialPath(keyHex)
+  const attached = ctx.drives.blockFileOf(keyHex)
+  if (attached && attached.path !== path) await forgetBlockFile(ctx, keyHex, drive, core, attached)
   if (blob.blockLength < 2) return null
   const firstBlock = await core.get(blob.blockOffset, { timeout: timeoutMs }).catch(() => null)
   if (!firstBlock) throw new GroveError('NO_PEERS', `No peer sent the first block of the weights in ${Math.round(timeoutMs / 1000)} s; run the same command again to retry`)
@@ -171,14 +187,14 @@ async function prepareBlockFile(
     return attached
   }
   // Recorded first: after a crash the blocks marked as held are looked for in this file.
-  await grove.library.update(keyHex, { blockFile: layout })
+  await ctx.library.update(keyHex, { blockFile: layout })
   let file: BlockFile
   if (existingFile) file = await BlockFile.openSource(existingFile, layout)
   else {
     file = await openDownloadFile(core, path, layout)
     await file.write(blob.blockOffset, firstBlock)
   }
-  await grove.useBlockFile(keyHex, drive, file)
+  await ctx.drives.useBlockFile(keyHex, drive, file)
   return file
 }
 
@@ -187,15 +203,15 @@ function sameLayout(a: BlockLayout, b: BlockLayout): boolean {
 }
 
 /** The blocks held only in `file` are forgotten (cleared from the bitfield), then the file. */
-async function forgetBlockFile(grove: Grove, keyHex: string, drive: Hyperdrive, core: Hypercore, file: BlockFile): Promise<void> {
+async function forgetBlockFile(ctx: FetchContext, keyHex: string, drive: Hyperdrive, core: Hypercore, file: BlockFile): Promise<void> {
   await forgetFileBlocks(core, file.layout)
-  await grove.dropBlockFile(keyHex, drive)
-  await grove.library.update(keyHex, { blockFile: undefined })
+  await ctx.drives.dropBlockFile(keyHex, drive)
+  await ctx.library.update(keyHex, { blockFile: undefined })
   if (file.mode === 'download') await rm(file.path, { force: true })
 }
 
-async function alreadyFetched(grove: Grove, keyHex: string, outDir?: string): Promise<FetchResult | undefined> {
-  const entry = grove.library.get(keyHex)
+async function alreadyFetched(ctx: FetchContext, keyHex: string, outDir?: string): Promise<FetchResult | undefined> {
+  const entry = ctx.library.get(keyHex)
   const manifest = entry?.manifest
   if (!entry?.complete || !entry.path || !manifest) return undefined
   if (outDir && dirname(entry.path) !== resolve(outDir)) return undefined
@@ -206,14 +222,14 @@ async function alreadyFetched(grove: Grove, keyHex: string, outDir?: string): Pr
 }
 
 /** Waits (until `deadline`) for a peer to give us the drive, then reads and checks its manifest. */
-async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string, deadline: number, signal?: AbortSignal): Promise<Manifest> {
+async function readRemoteManifest(ctx: FetchContext, drive: Hyperdrive, link: string, deadline: number, signal?: AbortSignal): Promise<Manifest> {
   const timeoutMs = deadline - Date.now()
   const stop = new AbortController()
   const abortOnSignal = () => stop.abort()
   signal?.addEventListener('abort', abortOnSignal, { once: true })
   const done = drive.findingPeers()
-  grove.swarm.flush().then(done, done)
-  void grove.swarm.refreshUntil(drive.discoveryKey, () => drive.core.peers.length > 0 || drive.core.length > 0, stop.signal)
+  ctx.swarm.flush().then(done, done)
+  void ctx.swarm.refreshUntil(drive.discoveryKey, () => drive.core.peers.length > 0 || drive.core.length > 0, stop.signal)
   try {
     return await readDriveManifest(drive, link, deadline, stop.signal, () =>
       signal?.aborted
@@ -227,9 +243,9 @@ async function readRemoteManifest(grove: Grove, drive: Hyperdrive, link: string,
 }
 
 /** Refuses a fetch the disk cannot hold before anything is downloaded, counting what a resumed fetch has already written. */
-async function checkFreeSpace(grove: Grove, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<void> {
-  const short = await spaceShortfall(await spaceDemands(grove, keyHex, file, finalPath, keepExisting))
-  if (short) throw new DiskFullError(short.bytes, short.dir, keptText(savedBytes(grove, keyHex, 0), file.size))
+async function checkFreeSpace(ctx: FetchContext, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<void> {
+  const short = await spaceShortfall(await spaceDemands(ctx, keyHex, file, finalPath, keepExisting))
+  if (short) throw new DiskFullError(short.bytes, short.dir, keptText(savedBytes(ctx, keyHex, 0), file.size))
 }
 
 /** Bytes a fetch still has to write into one folder's filesystem. */
@@ -243,12 +259,12 @@ interface SpaceDemand {
  * sparse: what is written is what it holds) and the store's metadata; in --out, when that is
  * another filesystem, the whole copy (a leftover of an interrupted one is replaced).
  */
-async function spaceDemands(grove: Grove, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<SpaceDemand[]> {
-  const home = { dir: grove.home.root, bytes: storeHeadroom(file.size) }
+async function spaceDemands(ctx: FetchContext, keyHex: string, file: ManifestFile, finalPath: string, keepExisting: boolean): Promise<SpaceDemand[]> {
+  const home = { dir: ctx.home.root, bytes: storeHeadroom(file.size) }
   if (keepExisting) return [home]
-  home.bytes += file.size - Math.min(file.size, await allocatedBytes(grove.partialPath(keyHex)))
+  home.bytes += file.size - Math.min(file.size, await allocatedBytes(ctx.drives.partialPath(keyHex)))
   const finalDir = dirname(finalPath)
-  if ((await filesystemOf(finalDir)) === (await filesystemOf(grove.home.tmpDir))) return [home]
+  if ((await filesystemOf(finalDir)) === (await filesystemOf(ctx.home.tmpDir))) return [home]
   return [home, { dir: finalDir, bytes: file.size - Math.min(file.size, await allocatedBytes(exportTempPath(finalPath))) }]
 }
 
@@ -262,8 +278,8 @@ async function spaceShortfall(demands: SpaceDemand[]): Promise<SpaceDemand | nul
 }
 
 /** Bytes of the weights held so far: counted in the partial file's bitfield, else as last reported. */
-function savedBytes(grove: Grove, keyHex: string, lastReported: number): number {
-  const file = grove.blockFileOf(keyHex)
+function savedBytes(ctx: FetchContext, keyHex: string, lastReported: number): number {
+  const file = ctx.drives.blockFileOf(keyHex)
   return file?.mode === 'download' ? file.heldBytes() : lastReported
 }
 
@@ -273,19 +289,19 @@ function keptText(saved: number, total: number): string {
 }
 
 /** The one-line error for a full disk met anywhere in a fetch: where, how much more, and what is kept. */
-async function diskFullDuringFetch(grove: Grove, keyHex: string, opts: FetchOptions, lastReported: number, cause: unknown): Promise<DiskFullError> {
-  const manifest = grove.library.get(keyHex)?.manifest
+async function diskFullDuringFetch(ctx: FetchContext, keyHex: string, opts: FetchOptions, lastReported: number, cause: unknown): Promise<DiskFullError> {
+  const manifest = ctx.library.get(keyHex)?.manifest
   const file = manifest ? weightsFile(manifest) : null
   let short: SpaceDemand | null = null
   let saved = 0
   try {
     if (file) {
-      const finalPath = exportPath(grove, keyHex, file, opts)
+      const finalPath = exportPath(ctx, keyHex, file, opts)
       const exported = (await stat(finalPath).catch(() => null))?.size === file.size
-      short = await spaceShortfall(await spaceDemands(grove, keyHex, file, finalPath, exported))
-      saved = exported ? file.size : savedBytes(grove, keyHex, lastReported)
+      short = await spaceShortfall(await spaceDemands(ctx, keyHex, file, finalPath, exported))
+      saved = exported ? file.size : savedBytes(ctx, keyHex, lastReported)
     } else {
-      short = await spaceShortfall([{ dir: grove.home.root, bytes: storeHeadroom(0) }])
+      short = await spaceShortfall([{ dir: ctx.home.root, bytes: storeHeadroom(0) }])
     }
   } catch {
     // Sizing the message must not hide the full disk.
@@ -294,12 +310,12 @@ async function diskFullDuringFetch(grove: Grove, keyHex: string, opts: FetchOpti
   if (short) return new DiskFullError(short.bytes, short.dir, kept, { cause })
   // There is room again (freed meanwhile; or the store, which stops writing when the disk fills,
   // has not noticed yet: it does within seconds).
-  return new DiskFullError(storeHeadroom(file?.size ?? 0), grove.home.root, `${kept} (there is room again now: wait a few seconds first)`, { cause })
+  return new DiskFullError(storeHeadroom(file?.size ?? 0), ctx.home.root, `${kept} (there is room again now: wait a few seconds first)`, { cause })
 }
 
 /** Where the fetched .gguf goes: --out, or the library's models folder. */
-function exportPath(grove: Grove, keyHex: string, file: ManifestFile, opts: FetchOptions): string {
-  const targetDir = opts.outDir ? resolve(opts.outDir) : join(grove.home.modelsDir, keyHex.slice(0, 16))
+function exportPath(ctx: FetchContext, keyHex: string, file: ManifestFile, opts: FetchOptions): string {
+  const targetDir = opts.outDir ? resolve(opts.outDir) : join(ctx.home.modelsDir, keyHex.slice(0, 16))
   return safeJoin(targetDir, file.path)
 }
 
@@ -318,7 +334,7 @@ async function existingExport(path: string, file: ManifestFile): Promise<boolean
  * Returns where the blocks now live, if in a file.
  */
 async function finishFile(
-  grove: Grove,
+  ctx: FetchContext,
   drive: Hyperdrive,
   keyHex: string,
   file: ManifestFile,
@@ -328,7 +344,7 @@ async function finishFile(
   opts: FetchOptions
 ): Promise<BlockFileRecord | undefined> {
   if (keepExisting) return blockFile ? { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs } : undefined
-  const partial = grove.partialPath(keyHex)
+  const partial = ctx.drives.partialPath(keyHex)
   const progress = (bytes: number) => opts.onEvent?.({ event: 'verifying', bytes, total: file.size })
   let sha256: string
   if (blockFile) {
@@ -340,11 +356,11 @@ async function finishFile(
     sha256 = await exportFromDrive(drive, file, partial, finalPath, progress)
   }
   if (sha256 !== file.sha256) {
-    await grove.stopSeeding(keyHex)
+    await ctx.seeding.stop(keyHex)
     await drive.clear(file.path).catch(() => {})
-    await grove.dropBlockFile(keyHex, drive)
+    await ctx.drives.dropBlockFile(keyHex, drive)
     await rm(partial, { force: true })
-    await grove.library.remove(keyHex)
+    await ctx.library.remove(keyHex)
     throw new GroveError('HASH_MISMATCH', `The downloaded weights do not match the manifest (sha256 ${sha256.slice(0, 16)}… ≠ ${file.sha256.slice(0, 16)}…); the data was discarded`)
   }
   progress(file.size)
@@ -352,7 +368,7 @@ async function finishFile(
   await moveIntoPlace(partial, finalPath)
   if (!blockFile) return undefined
   const layout = { ...blockFile.layout, path: finalPath, mtimeMs: (await stat(finalPath)).mtimeMs }
-  await grove.useBlockFile(keyHex, drive, await BlockFile.openSource(finalPath, layout))
+  await ctx.drives.useBlockFile(keyHex, drive, await BlockFile.openSource(finalPath, layout))
   return layout
 }
 
@@ -447,14 +463,14 @@ export interface RemoteModelInfo {
 }
 
 /** Reads a model's manifest and card from the swarm without downloading its weights. */
-export async function describeRemote(grove: Grove, linkText: string, timeoutMs: number, signal?: AbortSignal): Promise<RemoteModelInfo> {
+export async function describeRemote(ctx: FetchContext, linkText: string, timeoutMs: number, signal?: AbortSignal): Promise<RemoteModelInfo> {
   const { keyHex } = parseLink(linkText)
   const link = formatLink(keyHex)
-  const drive = await grove.openDrive(keyHex)
-  grove.swarm.join(drive.discoveryKey, { server: false, client: true })
+  const drive = await ctx.drives.open(keyHex)
+  ctx.swarm.join(drive.discoveryKey, { server: false, client: true })
   // One deadline for the whole look: --timeout holds end to end.
   const deadline = Date.now() + timeoutMs
-  const manifest = await readRemoteManifest(grove, drive, link, deadline, signal)
+  const manifest = await readRemoteManifest(ctx, drive, link, deadline, signal)
   const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal })
   // What a fetch would refuse, a look says too: the weights' entry must hold up.
   await weightsBlob(drive, weightsFile(manifest), link, Math.max(deadline, Date.now() + 1000), signal)

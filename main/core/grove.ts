@@ -1,33 +1,31 @@
-// Grove's core service: the home, the library, the corestore, the drives and the swarm, opened
-// and closed as one resource stack (children close before parents, in reverse order of
-// opening). The CLI, the headless server and the Electron app all drive this one object.
+// Grove's core service, composed: the home (locked), the library, the store, the model drives,
+// and with the network the swarm, what is seeded, the rooms and the catalog — opened and closed
+// as one resource stack (children close before parents, in reverse order of opening). The CLI,
+// the headless server and the Electron app all drive this one object. It only composes: each
+// concept lives in its own module, and none of them imports this one.
 import { EventEmitter } from 'node:events'
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import Corestore from 'corestore'
-import CoreStorage from 'hypercore-storage'
-import Hyperdrive from 'hyperdrive'
-import ReadyResource from 'ready-resource'
-import { GroveError } from '../../shared/errors.js'
-import { weightsFile, type Manifest } from '../../shared/manifest.js'
-
-import { bytesToHex, formatLink, hexToBytes } from '../../shared/link.js'
-import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
-import { Library, cardFactsOf, type CardFacts, type LibraryEntry } from './library.js'
-import { blobsOf, readDriveCard } from './remote-drive.js'
-import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swarm.js'
-import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
-import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
-import { DriveTraffic } from './traffic.js'
-import { diskFullOpening, isDiskFull } from './disk-space.js'
-import { removeUnfinishedDeviceFile } from './store-device-file.js'
-import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, openDownloadFile } from './file-blocks.js'
-import { firstLine, sha256File } from './gguf.js'
-import { Catalog, catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
-import { CatalogExchange, publicRoom, type Room } from './rooms.js'
-import { CatalogVerifier } from './catalog-verifier.js'
+import type Corestore from 'corestore'
+import type CoreStorage from 'hypercore-storage'
+import type Hyperdrive from 'hyperdrive'
 import type { SwarmConnection } from 'hyperswarm'
+import ReadyResource from 'ready-resource'
+import { Catalog } from '../../shared/catalog.js'
+import { GroveError } from '../../shared/errors.js'
+import { bytesToHex, parseLink } from '../../shared/link.js'
 import type { WorkerSpawner } from '../inference/spawn.js'
+import { CatalogVerifier } from './catalog-verifier.js'
+import { diskFullOpening, isDiskFull } from './disk-space.js'
+import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
+import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
+import { Library, type LibraryEntry } from './library.js'
+import { LocalCatalog } from './local-catalog.js'
+import { ModelDrives } from './model-drives.js'
+import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
+import { CatalogExchange, publicRoom, type Room } from './rooms.js'
+import { Seeding } from './seeding.js'
+import { collectGarbage, openStore } from './store.js'
+import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swarm.js'
+import { DriveTraffic } from './traffic.js'
 
 export interface GroveOptions {
   home?: string
@@ -49,28 +47,8 @@ export interface GroveOptions {
   spawner?: WorkerSpawner
 }
 
-/**
- * The corestore's RocksDB, with a much smaller memtable than hypercore-storage's 64 MiB
- * default: weights are kept in the models' own files (file-blocks.ts), so only metadata (and
- * the rare drive whose blocks are uneven) passes through it, and a downloader's memory must
- * stay flat and small. RocksDB preallocates its log at about this size, too.
- * No blob garbage collection during compactions: Grove's blocks are never rewritten, so the
- * default (relocate the oldest quarter of blob files in every compaction) only copied live
- * weights again, ~8% of a downloader's CPU in a profile. `reclaimSeedingCopy` collects
- * explicitly instead.
- */
-function openStorage(dir: string): CoreStorage {
-  return new CoreStorage(dir, { writeBufferSize: 4 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
-}
-
-/** Reading what the store holds of a library drive (never waiting for a peer). */
-const LOCAL_READ_MS = 5000
-
 /** How long an empty room is looked up again (every 2 s) after joining it. */
 const ROOM_LOOKUP_MS = 120_000
-
-/** rocksdb-native's constants.garbageCollectionPolicy.FORCE */
-const FORCE_BLOB_GC = 1
 
 export class Grove extends ReadyResource {
   readonly home: HomeLayout
@@ -82,18 +60,18 @@ export class Grove extends ReadyResource {
   readonly traffic = new DriveTraffic()
   /** Every model this peer knows of: its own and its room neighbours'. */
   readonly catalog = new Catalog()
-  private exchange: CatalogExchange | null = null
   /** When a peer's catalog last changed ours (0: never). */
   lastCatalogChange = 0
-  private verifier: CatalogVerifier | null = null
+  private openedAt = 0
   private lock: HomeLock | null = null
   private _store: Corestore | null = null
   private storage: CoreStorage | null = null
+  private _drives: ModelDrives | null = null
+  private _seeding: Seeding | null = null
   private _swarm: SwarmNetwork | null = null
-  private readonly drives = new Map<string, Promise<Hyperdrive>>()
-  /** Models whose blocks live in their own file (see file-blocks.ts), by key. */
-  private readonly blockFiles = new Map<string, BlockFile>()
-  private readonly seeded = new Set<string>()
+  private exchange: CatalogExchange | null = null
+  private verifier: CatalogVerifier | null = null
+  private localCatalog: LocalCatalog | null = null
   /** Rooms still being looked up again because nobody is in them yet (see joinRoom). */
   private readonly roomLookups = new Map<string, AbortController>()
 
@@ -104,34 +82,46 @@ export class Grove extends ReadyResource {
     this.library = new Library(this.home.libraryFile)
   }
 
-  private openedAt = 0
-
   protected override async _open(): Promise<void> {
     this.openedAt = Date.now()
     try {
       await ensureHomeDirs(this.home)
       this.lock = await lockHome(this.home)
       await this.library.load()
-      await removeUnfinishedDeviceFile(this.home.storeDir)
-      this.storage = openStorage(this.home.storeDir)
-      this._store = new Corestore(this.storage)
-      await this._store.ready()
-      if (this.options.network) {
-        this._swarm = new SwarmNetwork({ store: this._store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs, directPort: this.options.directPort })
-        this.verifier = new CatalogVerifier(this)
-        this.exchange = new CatalogExchange(this.catalog, () => this.localCatalogEntries(), {
-          onEntries: () => {
-            this.lastCatalogChange = Date.now()
-            this.verifier?.schedule()
-            this.events.emit('catalog')
-          },
-          onViolation: (peerId, reason) => this.events.emit('violation', { peerId, reason })
-        })
-        this._swarm.events.on('connection', (conn: SwarmConnection, key: Buffer) => this.exchange?.attach(conn, key))
-        await this._swarm.ready()
-        for (const room of this.options.rooms ?? [publicRoom()]) this.joinRoom(room)
-        await this.refreshLocalCatalog()
+      const { store, storage } = await openStore(this.home.storeDir)
+      this._store = store
+      this.storage = storage
+      const drives = new ModelDrives({
+        store,
+        home: this.home,
+        library: this.library,
+        onOpen: (keyHex, drive) => this.traffic.watch(keyHex, drive),
+        onWarning: (message) => this.warn(message)
+      })
+      this._drives = drives
+      this.localCatalog = new LocalCatalog({ catalog: this.catalog, library: this.library, drives, onQuarantine: (entry, reason) => this.quarantine(entry, reason) })
+      if (!this.options.network) {
+        this._seeding = new Seeding(drives, this.library, null)
+        return
       }
+      const swarm = new SwarmNetwork({ store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs, directPort: this.options.directPort })
+      this._swarm = swarm
+      this._seeding = new Seeding(drives, this.library, swarm)
+      const verifier = new CatalogVerifier({ catalog: this.catalog, openDrive: (keyHex) => drives.open(keyHex) })
+      this.verifier = verifier
+      const localCatalog = this.localCatalog
+      this.exchange = new CatalogExchange(this.catalog, () => localCatalog.entries(), {
+        onEntries: () => {
+          this.lastCatalogChange = Date.now()
+          verifier.schedule()
+          this.events.emit('catalog')
+        },
+        onViolation: (peerId, reason) => this.events.emit('violation', { peerId, reason })
+      })
+      swarm.events.on('connection', (conn: SwarmConnection, key: Buffer) => this.exchange?.attach(conn, key))
+      await swarm.ready()
+      for (const room of this.options.rooms ?? [publicRoom()]) this.joinRoom(room)
+      await this.refreshLocalCatalog()
     } catch (err) {
       // What failed to open is the error to report, not what failed to close after it.
       await this._close().catch(() => {})
@@ -147,11 +137,8 @@ export class Grove extends ReadyResource {
     if (this._swarm) await this._swarm.close()
     this.exchange = null
     this._swarm = null
-    const drives = [...this.drives.values()]
-    this.drives.clear()
-    for (const pending of drives) await pending.then((d) => d.close()).catch(() => {})
-    for (const file of this.blockFiles.values()) await file.close()
-    this.blockFiles.clear()
+    await this._drives?.close()
+    this._drives = null
     if (this._store) await this._store.close()
     this._store = null
     if (this.lock) await this.lock.release()
@@ -163,6 +150,16 @@ export class Grove extends ReadyResource {
     return this._store
   }
 
+  get drives(): ModelDrives {
+    if (!this._drives) throw new GroveError('CLOSED', 'Grove is not open')
+    return this._drives
+  }
+
+  get seeding(): Seeding {
+    if (!this._seeding) throw new GroveError('CLOSED', 'Grove is not open')
+    return this._seeding
+  }
+
   get swarm(): SwarmNetwork {
     if (!this._swarm) throw new GroveError('INTERNAL', 'This Grove was opened without the network')
     return this._swarm
@@ -172,132 +169,98 @@ export class Grove extends ReadyResource {
     return this._swarm !== null
   }
 
-  /** Opens (once) the drive with this key, read-only unless this store wrote it. */
+  // --- drives and seeding (the modules' own calls, for the API, the CLI and tests) --------------
+
   openDrive(keyHex: string): Promise<Hyperdrive> {
-    let pending = this.drives.get(keyHex)
-    if (!pending) {
-      pending = (async () => {
-        const drive = new Hyperdrive(this.store, Buffer.from(hexToBytes(keyHex)))
-        await drive.ready()
-        await this.reopenBlockFile(keyHex, drive)
-        this.traffic.watch(keyHex, drive)
-        return drive
-      })()
-      pending.catch(() => this.drives.delete(keyHex))
-      this.drives.set(keyHex, pending)
+    return this.drives.open(keyHex)
+  }
+
+  createDrive(namespace: string): Promise<Hyperdrive> {
+    return this.drives.create(namespace)
+  }
+
+  seedDrive(keyHex: string, opts: { lookup: boolean }): Promise<Hyperdrive> {
+    return this.seeding.seed(keyHex, opts)
+  }
+
+  stopSeeding(keyHex: string): Promise<void> {
+    return this.seeding.stop(keyHex)
+  }
+
+  seedLibrary(): Promise<LibraryEntry[]> {
+    return this.seeding.seedLibrary()
+  }
+
+  get seededKeys(): string[] {
+    return this.seeding.keys
+  }
+
+  // --- sharing, fetching, the library ----------------------------------------------------------
+
+  async share(file: string, opts: ShareOptions = {}): Promise<ShareResult> {
+    const result = await shareModel(this, file, opts)
+    if (this.hasNetwork) {
+      await this.seedDrive(result.keyHex, { lookup: false })
+      await this.refreshLocalCatalog()
     }
-    return pending
+    return result
   }
 
-  /** A drive just written under `namespace`, registered so later opens share it. */
-  async createDrive(namespace: string): Promise<Hyperdrive> {
-    const drive = new Hyperdrive(this.store.namespace(namespace))
-    await drive.ready()
-    const keyHex = bytesToHex(drive.key)
-    this.drives.set(keyHex, Promise.resolve(drive))
-    this.traffic.watch(keyHex, drive)
-    return drive
+  async fetch(link: string, opts: FetchOptions = {}): Promise<FetchResult> {
+    parseLink(link) // a malformed link is BAD_LINK, with or without the network
+    const result = await fetchModel({ home: this.home, library: this.library, drives: this.drives, seeding: this.seeding, swarm: this.swarm }, link, opts)
+    if (!result.alreadyHad) await this.refreshLocalCatalog()
+    return result
   }
 
-  /** Announces a drive so peers can fetch it from us (and look up other seeders). */
-  async seedDrive(keyHex: string, opts: { lookup: boolean }): Promise<Hyperdrive> {
-    const drive = await this.openDrive(keyHex)
-    if (!this.seeded.has(keyHex) || opts.lookup) {
-      this.swarm.join(drive.discoveryKey, { server: true, client: opts.lookup })
-      this.seeded.add(keyHex)
-    }
-    return drive
-  }
-
-  async stopSeeding(keyHex: string): Promise<void> {
-    if (!this.seeded.delete(keyHex) || !this._swarm) return
-    const drive = await this.openDrive(keyHex)
-    await this._swarm.leave(drive.discoveryKey)
-  }
-
-  /** Announces everything the library seeds (less any model whose file is gone or changed). */
-  async seedLibrary(): Promise<LibraryEntry[]> {
-    const seeded: LibraryEntry[] = []
-    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored && !e.quarantined)) {
-      await this.openDrive(keyHex)
-      const entry = this.library.get(keyHex)
-      if (!entry?.seeding || !entry.blocksStored) continue
-      await this.seedDrive(keyHex, { lookup: !entry.complete })
-      seeded.push(entry)
-    }
-    return seeded
-  }
-
-  /** Where a fetch builds a model's file until it is complete and verified. */
-  partialPath(keyHex: string): string {
-    return join(this.home.tmpDir, `${keyHex}.partial`)
-  }
-
-  /** The file the model's blocks are kept in, if they are kept in one. */
-  blockFileOf(keyHex: string): BlockFile | undefined {
-    return this.blockFiles.get(keyHex)
-  }
-
-  /** From now on the drive's weights blocks are read from (and written into) `file`. */
-  async useBlockFile(keyHex: string, drive: Hyperdrive, file: BlockFile): Promise<void> {
-    const blobs = await blobsOf(drive, formatLink(keyHex))
-    const previous = detachBlockFile(blobs.core)
-    attachBlockFile(blobs.core, file)
-    this.blockFiles.set(keyHex, file)
-    if (previous && previous !== file) await previous.close()
-  }
-
-  /** The drive's blocks go back to the store; the file is closed (not deleted). */
-  async dropBlockFile(keyHex: string, drive: Hyperdrive): Promise<void> {
-    const blobs = await blobsOf(drive, formatLink(keyHex))
-    const file = detachBlockFile(blobs.core) ?? this.blockFiles.get(keyHex)
-    this.blockFiles.delete(keyHex)
-    await file?.close()
-  }
-
-  /**
-   * Opening a drive whose blocks live in a file: attach the file again, after checking that it is
-   * still what the drive says (same size; a new mtime means a sha256 recheck, as a BitTorrent
-   * client rechecks pieces). A file that is gone or changed no longer counts as held: its blocks
-   * are cleared from the drive's bitfield, so no peer is ever told we have them, and a complete
-   * model stops being seeded (with a warning saying why).
-   */
-  private async reopenBlockFile(keyHex: string, drive: Hyperdrive): Promise<void> {
+  /** Turns serving a library model to the swarm on or off (remembered across runs). */
+  async setSeeding(keyHex: string, seeding: boolean): Promise<LibraryEntry> {
     const entry = this.library.get(keyHex)
-    const layout = entry?.blockFile
-    if (!entry || !layout) return
-    const blobs = await blobsOf(drive, formatLink(keyHex))
-    try {
-      if (layout.path === this.partialPath(keyHex)) {
-        await this.useBlockFile(keyHex, drive, await openDownloadFile(blobs.core, layout.path, layout))
-        return
-      }
-      const file = await BlockFile.openSource(layout.path, layout)
-      try {
-        const { mtimeMs } = await stat(layout.path)
-        if (mtimeMs !== layout.mtimeMs) {
-          const expected = entry.manifest ? weightsFile(entry.manifest).sha256 : null
-          if ((await sha256File(layout.path)) !== expected) throw new Error('its contents changed')
-          await this.library.update(keyHex, { blockFile: { ...layout, mtimeMs } })
-        }
-      } catch (err) {
-        await file.close()
-        throw err
-      }
-      await this.useBlockFile(keyHex, drive, file)
-    } catch (err) {
-      await forgetFileBlocks(blobs.core, layout)
-      const name = entry.manifest?.name ?? keyHex
-      if (entry.complete) await this.library.update(keyHex, { blockFile: undefined, blocksStored: false, seeding: false })
-      else await this.library.update(keyHex, { blockFile: undefined })
-      this.warn(`${name}: ${layout.path} is missing or changed (${firstLine(err)}); no longer seeding it. Fetch or share it again to seed it.`)
+    if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
+    if (seeding && !entry.blocksStored) {
+      throw new GroveError('BAD_INPUT', 'Its seeding copy was reclaimed; fetch it again to seed it')
     }
+    const updated = await this.library.update(keyHex, { seeding })
+    if (this.hasNetwork) {
+      if (seeding) await this.seedDrive(keyHex, { lookup: !entry.complete })
+      else await this.stopSeeding(keyHex)
+      await this.refreshLocalCatalog()
+    }
+    return updated
+  }
+
+  /** Drops the drive's copy of the weights (the seeding copy); the loadable file stays. */
+  async reclaimSeedingCopy(keyHex: string): Promise<{ freedBytes: number }> {
+    const entry = this.library.get(keyHex)
+    if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
+    if (!entry.path || !entry.complete) throw new GroveError('BAD_INPUT', 'Only a complete model with a loadable file can give up its seeding copy')
+    if (entry.blockFile) throw new GroveError('BAD_INPUT', `${entry.manifest?.name ?? 'This model'} is seeded from its file in place (${entry.path}): there is no separate seeding copy to free`)
+    await this.stopSeeding(keyHex)
+    const drive = await this.openDrive(keyHex)
+    let freedBytes = 0
+    for (const file of entry.manifest?.files ?? []) {
+      await drive.clear(file.path)
+      freedBytes += file.size
+    }
+    if (this.storage) await collectGarbage(this.storage)
+    await this.library.update(keyHex, { seeding: false, blocksStored: false })
+    if (this.hasNetwork) await this.refreshLocalCatalog()
+    return { freedBytes }
+  }
+
+  /** Sets a library model aside for good: no longer seeded or offered, with the reason recorded and told once. */
+  async quarantine(entry: LibraryEntry, reason: string): Promise<void> {
+    await this.library.update(entry.keyHex, { quarantined: reason, seeding: false })
+    if (this._seeding?.has(entry.keyHex)) await this.stopSeeding(entry.keyHex).catch(() => {})
+    this.warn(`${entry.manifest?.name ?? entry.link} is set aside: ${reason}`)
   }
 
   private warn(message: string): void {
     this.warnings.push(message)
     this.events.emit('warning', message)
   }
+
+  // --- rooms and the catalog ------------------------------------------------------------------
 
   joinRoom(room: Room): void {
     this.requireExchange().addRoom(room)
@@ -334,6 +297,10 @@ export class Grove extends ReadyResource {
     return peers.size
   }
 
+  get rooms(): Room[] {
+    return this.exchange?.joinedRooms ?? []
+  }
+
   /**
    * Waits until every peer's catalog seems in (no change for `quietMs`, at most `waitMs`) and
    * relayed entries were checked against their drives, never past `timeoutMs` in all.
@@ -354,123 +321,14 @@ export class Grove extends ReadyResource {
     await this.verifier?.idle(Math.max(0, end - Date.now()))
   }
 
-  get rooms(): Room[] {
-    return this.exchange?.joinedRooms ?? []
-  }
-
   /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim). */
   async refreshLocalCatalog(): Promise<void> {
-    const seeded = this.library.list().filter((e) => e.manifest && e.complete && e.seeding && !e.quarantined)
-    const seededLinks = new Set(seeded.map((e) => e.link))
-    for (const item of this.catalog.list({ local: true })) if (!seededLinks.has(item.link)) this.catalog.setLocal(item.link, false)
-    for (const entry of seeded) {
-      if (!entry.manifest) continue
-      const facts = entry.cardFacts ?? (await this.learnCardFacts(entry))
-      if (facts === null) continue
-      const catalogEntry = this.toCatalogEntry(entry.link, entry.manifest, facts)
-      if (catalogEntry) this.catalog.addFromDrive(catalogEntry, { local: true })
-    }
+    await this.localCatalog?.refresh()
     this.exchange?.broadcast()
-  }
-
-  /** What we tell peers: the summaries of the drives we seed, without our local bookkeeping. */
-  private localCatalogEntries(): CatalogEntry[] {
-    return this.catalog.localMessages().flatMap((m) => m.entries)
-  }
-
-  toCatalogEntry(link: string, manifest: Manifest, card?: CardFacts): CatalogEntry | undefined {
-    try {
-      return catalogEntryFromManifest(link, manifest, { gguf: { baseModels: manifest.ggufBaseModels }, card })
-    } catch {
-      return undefined
-    }
-  }
-
-  /**
-   * A library model's card facts, for an entry that has none recorded (a home from before they
-   * were): read once from the store, never from a peer, within bounds, and recorded. A card whose
-   * entry lies about its data sets the model aside (quarantined, reported, no longer seeded):
-   * null.
-   */
-  private async learnCardFacts(entry: LibraryEntry): Promise<CardFacts | null> {
-    const drive = await this.openDrive(entry.keyHex)
-    try {
-      const card = await readDriveCard(drive, entry.link, Date.now() + LOCAL_READ_MS, { local: true })
-      const cardFacts = cardFactsOf(card)
-      await this.library.update(entry.keyHex, { cardFacts })
-      return cardFacts
-    } catch (err) {
-      await this.quarantine(entry, `its model card cannot be read: ${firstLine(err)}`)
-      return null
-    }
-  }
-
-  /** Sets a library model aside for good: no longer seeded or offered, with the reason recorded and told once. */
-  async quarantine(entry: LibraryEntry, reason: string): Promise<void> {
-    await this.library.update(entry.keyHex, { quarantined: reason, seeding: false })
-    if (this.seeded.has(entry.keyHex)) await this.stopSeeding(entry.keyHex).catch(() => {})
-    this.warn(`${entry.manifest?.name ?? entry.link} is set aside: ${reason}`)
   }
 
   private requireExchange(): CatalogExchange {
     if (!this.exchange) throw new GroveError('INTERNAL', 'This Grove was opened without the network')
     return this.exchange
-  }
-
-  get seededKeys(): string[] {
-    return [...this.seeded]
-  }
-
-  async share(file: string, opts: ShareOptions = {}): Promise<ShareResult> {
-    const result = await shareModel(this, file, opts)
-    if (this.hasNetwork) {
-      await this.seedDrive(result.keyHex, { lookup: false })
-      await this.refreshLocalCatalog()
-    }
-    return result
-  }
-
-  async fetch(link: string, opts: FetchOptions = {}): Promise<FetchResult> {
-    const result = await fetchModel(this, link, opts)
-    if (!result.alreadyHad && this.hasNetwork) await this.refreshLocalCatalog()
-    return result
-  }
-
-  /** Turns serving a library model to the swarm on or off (remembered across runs). */
-  async setSeeding(keyHex: string, seeding: boolean): Promise<LibraryEntry> {
-    const entry = this.library.get(keyHex)
-    if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
-    if (seeding && !entry.blocksStored) {
-      throw new GroveError('BAD_INPUT', 'Its seeding copy was reclaimed; fetch it again to seed it')
-    }
-    const updated = await this.library.update(keyHex, { seeding })
-    if (this.hasNetwork) {
-      if (seeding) await this.seedDrive(keyHex, { lookup: !entry.complete })
-      else await this.stopSeeding(keyHex)
-      await this.refreshLocalCatalog()
-    }
-    return updated
-  }
-
-  /** Drops the drive's copy of the weights (the seeding copy); the loadable file stays. */
-  async reclaimSeedingCopy(keyHex: string): Promise<{ freedBytes: number }> {
-    const entry = this.library.get(keyHex)
-    if (!entry) throw new GroveError('NOT_FOUND', 'That model is not in the library')
-    if (!entry.path || !entry.complete) throw new GroveError('BAD_INPUT', 'Only a complete model with a loadable file can give up its seeding copy')
-    if (entry.blockFile) throw new GroveError('BAD_INPUT', `${entry.manifest?.name ?? 'This model'} is seeded from its file in place (${entry.path}): there is no separate seeding copy to free`)
-    await this.stopSeeding(keyHex)
-    const drive = await this.openDrive(keyHex)
-    let freedBytes = 0
-    for (const file of entry.manifest?.files ?? []) {
-      await drive.clear(file.path)
-      freedBytes += file.size
-    }
-    // Deleted blocks stay on disk in RocksDB's blob files, which also hold small live values
-    // (bitfield pages): only a garbage collection that moves those out frees the file. Forced
-    // over every blob file, it also rewrites the other models' blocks once (~disk speed).
-    await this.storage?.compact({ blobGarbageCollectionPolicy: FORCE_BLOB_GC, blobGarbageCollectionAgeCutoff: 1 })
-    await this.library.update(keyHex, { seeding: false, blocksStored: false })
-    if (this.hasNetwork) await this.refreshLocalCatalog()
-    return { freedBytes }
   }
 }

@@ -1,6 +1,7 @@
 // The library index: what this home holds (shared and fetched models), saved as one JSON file
 // that is replaced atomically, so a crash leaves either the old or the new index, never half.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
 import { GroveError } from '../../shared/errors.js'
 import { Manifest, RELATIONS } from '../../shared/manifest.js'
@@ -66,7 +67,6 @@ const LibraryFile = z.object({ version: z.literal(1), entries: z.array(LibraryEn
 
 export class Library {
   private entries = new Map<string, LibraryEntry>()
-  private saving: Promise<void> = Promise.resolve()
 
   constructor(private readonly file: string) {}
 
@@ -114,24 +114,12 @@ export class Library {
   }
 
   /**
-   * Writes serialised one after another; each goes to a temp file renamed over the index. One
-   * that fails (a full disk) fails its caller and leaves the old index; the next one still runs.
+   * Replaces the index atomically (write-file-atomic: a temp file, fsynced, renamed over it; writes
+   * to the same file queue up). One that fails (a full disk) fails its caller and leaves the old
+   * index; the next one still runs.
    */
   private save(): Promise<void> {
-    const body = JSON.stringify({ version: 1, entries: this.list() }, null, 2)
-    const write = async () => {
-      const tmp = `${this.file}.${process.pid}.tmp`
-      try {
-        await writeFile(tmp, body)
-        await rename(tmp, this.file)
-      } catch (err) {
-        await rm(tmp, { force: true })
-        throw err
-      }
-    }
-    const saved = this.saving.then(write, write)
-    this.saving = saved
-    return saved
+    return writeFileAtomic(this.file, JSON.stringify({ version: 1, entries: this.list() }, null, 2))
   }
 }
 

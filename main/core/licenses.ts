@@ -3,7 +3,8 @@
 // once before it is downloaded or run; the acceptance names the licence it was given for, so a
 // drive whose manifest later names another licence asks again. Written like the library index:
 // to a temp file renamed over the old one, so a crash leaves the old or the new file, never half.
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import writeFileAtomic from 'write-file-atomic'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { GroveError } from '../../shared/errors.js'
@@ -22,7 +23,6 @@ const LicensesFile = z.object({ version: z.literal(1), accepted: z.array(Accepta
 
 export class LicenseStore {
   private readonly accepted = new Map<string, Acceptance>()
-  private saving: Promise<void> = Promise.resolve()
   private loaded = false
 
   constructor(private readonly file: string) {}
@@ -66,16 +66,9 @@ export class LicenseStore {
     return [...this.accepted.values()]
   }
 
+  /** Replaces the record atomically (write-file-atomic); a failed write fails this call, not every later one. */
   private save(): Promise<void> {
-    const body = JSON.stringify({ version: 1, accepted: this.list() }, null, 2)
-    const write = this.saving.then(async () => {
-      const tmp = `${this.file}.${process.pid}.tmp`
-      await writeFile(tmp, body)
-      await rename(tmp, this.file)
-    })
-    // A failed write fails this call, not every later one.
-    this.saving = write.catch(() => {})
-    return write
+    return writeFileAtomic(this.file, JSON.stringify({ version: 1, accepted: this.list() }, null, 2))
   }
 }
 

@@ -24,10 +24,22 @@ import {
 import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
 import { loadableGguf, type GgufSummary } from '../gguf/probe.js'
 import { firstLine, sha256File } from './gguf.js'
-import type { Grove } from './grove.js'
+import type Corestore from 'corestore'
+import type { WorkerSpawner } from '../inference/spawn.js'
+import type { ModelDrives } from './model-drives.js'
 import { BlockFile } from './file-blocks.js'
-import { cardFactsOf, type BlockFileRecord } from './library.js'
+import { cardFactsOf, type BlockFileRecord, type Library } from './library.js'
 import { blobsOf } from './remote-drive.js'
+
+/** What a share works with (a Grove is one). */
+export interface ShareContext {
+  library: Library
+  drives: ModelDrives
+  /** For the publisher's key pair. */
+  store: Corestore
+  /** How the GGUF probe process starts (default: a forked Node process). */
+  spawner?: WorkerSpawner
+}
 
 export interface ShareOptions {
   name?: string
@@ -53,20 +65,20 @@ export interface ShareResult {
   existing: boolean
 }
 
-export async function shareModel(grove: Grove, file: string, opts: ShareOptions): Promise<ShareResult> {
+export async function shareModel(ctx: ShareContext, file: string, opts: ShareOptions): Promise<ShareResult> {
   const path = resolve(file)
   // Refused here, before any drive exists, unless llama.cpp itself opens the file.
-  const summary = await loadableGguf(path, { spawner: grove.spawner })
-  const parents = resolveParents(grove, opts.parents ?? [], opts.relation, summary.kind)
+  const summary = await loadableGguf(path, { spawner: ctx.spawner })
+  const parents = resolveParents(ctx, opts.parents ?? [], opts.relation, summary.kind)
   const card = opts.cardPath ? await readCard(opts.cardPath) : undefined
   const name = opts.name ?? card?.frontMatter.model_name ?? summary.name ?? basename(path).replace(/\.gguf$/i, '')
   const license = opts.license ?? card?.frontMatter.license ?? summary.license
   const drivePath = driveFileName(path)
 
-  const previous = await findPreviousShare(grove, path, summary.fileSize, name, parents)
+  const previous = await findPreviousShare(ctx, path, summary.fileSize, name, parents)
   if (previous) return previous
 
-  const drive = await grove.createDrive(`grove/model/${randomBytes(16).toString('hex')}`)
+  const drive = await ctx.drives.create(`grove/model/${randomBytes(16).toString('hex')}`)
   const keyHex = bytesToHex(drive.key)
   let sha256: string
   let blockFile: BlockFileRecord
@@ -77,7 +89,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     const start = blobs.core.length
     const layout = { path, blockOffset: start, blockLength: Math.ceil(summary.fileSize / BLOCK_BYTES), byteLength: summary.fileSize, blockBytes: BLOCK_BYTES, first: start }
     const source = await BlockFile.openSource(path, layout)
-    await grove.useBlockFile(keyHex, drive, source)
+    await ctx.drives.useBlockFile(keyHex, drive, source)
     sha256 = await writeWeights(path, summary.fileSize, drive.createWriteStream(drivePath), opts.onProgress)
     const blob = (await drive.entry(drivePath))?.value.blob
     if (source.misfit || blob?.blockOffset !== start || blob.blockLength !== layout.blockLength || blob.byteLength !== layout.byteLength) {
@@ -88,7 +100,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     blockFile = { ...layout, mtimeMs: after.mtimeMs }
   } catch (err) {
     await drive.clear(drivePath).catch(() => {})
-    await grove.dropBlockFile(keyHex, drive).catch(() => {})
+    await ctx.drives.dropBlockFile(keyHex, drive).catch(() => {})
     throw importError(path, err)
   }
 
@@ -105,7 +117,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
     files: [{ path: drivePath, size: summary.fileSize, sha256, role: 'weights' }],
     parents,
     ggufBaseModels: summary.baseModels.length > 0 ? summary.baseModels.slice(0, 16).map(clipBaseModel) : undefined,
-    publisher: bytesToHex((await grove.store.createKeyPair('grove/publisher')).publicKey),
+    publisher: bytesToHex((await ctx.store.createKeyPair('grove/publisher')).publicKey),
     created: new Date().toISOString()
   })
   const cardText = buildCard(manifest, summary, card)
@@ -113,7 +125,7 @@ export async function shareModel(grove: Grove, file: string, opts: ShareOptions)
   await drive.put(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest, null, 2)))
 
   const link = formatLink(keyHex)
-  await grove.library.put({
+  await ctx.library.put({
     keyHex,
     link,
     origin: 'shared',
@@ -159,7 +171,7 @@ async function writeWeights(
   return hash.digest('hex')
 }
 
-function resolveParents(grove: Grove, specs: string[], relation: Relation | undefined, kind: ModelKind): ParentRef[] {
+function resolveParents(ctx: ShareContext, specs: string[], relation: Relation | undefined, kind: ModelKind): ParentRef[] {
   if (relation !== undefined && !(RELATIONS as readonly string[]).includes(relation)) {
     throw new GroveError('BAD_INPUT', `Unknown relation "${relation}" (one of ${RELATIONS.join(', ')})`)
   }
@@ -168,25 +180,25 @@ function resolveParents(grove: Grove, specs: string[], relation: Relation | unde
     const text = spec.trim()
     if (isLink(text)) {
       const { keyHex } = parseLink(text)
-      const known = grove.library.get(keyHex)?.manifest
+      const known = ctx.library.get(keyHex)?.manifest
       const weights = known?.files.find((f) => f.role === 'weights')
       return { link: text, sha256: weights?.sha256, name: known?.name, relation: defaultRelation }
     }
     const sha = text.replace(/^sha256:/, '').toLowerCase()
     if (!/^[0-9a-f]{64}$/.test(sha)) throw new GroveError('BAD_INPUT', `A parent must be a grove:// link or a sha256 hash: "${text.slice(0, 80)}"`)
-    return { sha256: sha, name: grove.library.findBySha256(sha)?.manifest?.name, relation: defaultRelation }
+    return { sha256: sha, name: ctx.library.findBySha256(sha)?.manifest?.name, relation: defaultRelation }
   })
 }
 
 /** Sharing the same unchanged file again, with the same name and parents, gives the same link. */
 async function findPreviousShare(
-  grove: Grove,
+  ctx: ShareContext,
   path: string,
   size: number,
   name: string,
   parents: ParentRef[]
 ): Promise<ShareResult | undefined> {
-  const candidate = grove.library.list().find((e) => {
+  const candidate = ctx.library.list().find((e) => {
     const m = e.manifest
     // A drive whose blocks were dropped (its file was changed or gone) cannot serve them again.
     return e.origin === 'shared' && e.blocksStored && e.path === path && m?.name === name && m.files[0]?.size === size &&

@@ -122,7 +122,7 @@ test('a partial file deleted between runs: the fetch starts that file over and s
     }),
     { code: 'BAD_INPUT', message: /cancelled/ }
   )
-  const partial = b.partialPath(shared.keyHex)
+  const partial = b.drives.partialPath(shared.keyHex)
   assert.ok(existsSync(partial))
   await b.close()
   await rm(partial)
@@ -140,7 +140,7 @@ test('blocks that are not all the same size go through the store, and reclaiming
   const fetched = await b.fetch(link, { timeoutMs: 20_000 })
   assert.equal(await sha256File(fetched.path), fetched.sha256)
   assert.equal(b.library.get(fetched.keyHex)?.blockFile, undefined, 'kept in the store, not in place')
-  assert.ok(!existsSync(b.partialPath(fetched.keyHex)))
+  assert.ok(!existsSync(b.drives.partialPath(fetched.keyHex)))
 
   const before = await diskUsage(b.home.root)
   assert.ok(before > fetched.size * 1.8, `a seeding copy and the file: ${before} bytes for ${fetched.size}`)

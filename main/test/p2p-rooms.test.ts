@@ -9,6 +9,7 @@ import { lineageOf } from '../../shared/lineage.js'
 import { bytesToHex, formatLink } from '../../shared/link.js'
 import { MANIFEST_PATH } from '../../shared/manifest.js'
 import type { Grove } from '../core/grove.js'
+import { entryFromDrive } from '../core/catalog-entries.js'
 import { describeRemote } from '../core/fetch.js'
 import { CATALOG_PROTOCOL, namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
 import { Harness, waitFor } from '../testing/harness.js'
@@ -73,7 +74,7 @@ test('a peer who never downloaded anything sees the whole tree, verified, after 
   // C holds and seeds the liar's drive (manifest included) so it outlives A.
   const seen = await describeRemote(c, liarLink, 15_000)
   await c.seedDrive(seen.keyHex, { lookup: false })
-  c.catalog.addFromDrive(c.toCatalogEntry(liarLink, seen.manifest)!, { local: true })
+  c.catalog.addFromDrive(entryFromDrive(liarLink, seen.manifest)!, { local: true })
 
   await a.close()
 

@@ -1,0 +1,57 @@
+// Which model drives this peer announces to the swarm: a drive seeded is joined on its
+// discovery key as a server (and as a client while it is incomplete, to find other seeders).
+import { GroveError } from '../../shared/errors.js'
+import type Hyperdrive from 'hyperdrive'
+import type { Library, LibraryEntry } from './library.js'
+import type { ModelDrives } from './model-drives.js'
+import type { SwarmNetwork } from './swarm.js'
+
+export class Seeding {
+  private readonly seeded = new Set<string>()
+
+  constructor(
+    private readonly drives: ModelDrives,
+    private readonly library: Library,
+    /** Null for a Grove opened without the network: nothing can be announced. */
+    private readonly swarm: SwarmNetwork | null
+  ) {}
+
+  /** Announces a drive so peers can fetch it from us (and, with `lookup`, finds other seeders). */
+  async seed(keyHex: string, opts: { lookup: boolean }): Promise<Hyperdrive> {
+    if (!this.swarm) throw new GroveError('INTERNAL', 'This Grove was opened without the network')
+    const drive = await this.drives.open(keyHex)
+    if (!this.seeded.has(keyHex) || opts.lookup) {
+      this.swarm.join(drive.discoveryKey, { server: true, client: opts.lookup })
+      this.seeded.add(keyHex)
+    }
+    return drive
+  }
+
+  async stop(keyHex: string): Promise<void> {
+    if (!this.seeded.delete(keyHex) || !this.swarm) return
+    const drive = await this.drives.open(keyHex)
+    await this.swarm.leave(drive.discoveryKey)
+  }
+
+  /** Announces everything the library seeds (less any model whose file is gone or changed, or that is set aside). */
+  async seedLibrary(): Promise<LibraryEntry[]> {
+    const seeded: LibraryEntry[] = []
+    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored && !e.quarantined)) {
+      // Opening it checks its file: it may stop seeding there.
+      await this.drives.open(keyHex)
+      const entry = this.library.get(keyHex)
+      if (!entry?.seeding || !entry.blocksStored) continue
+      await this.seed(keyHex, { lookup: !entry.complete })
+      seeded.push(entry)
+    }
+    return seeded
+  }
+
+  get keys(): string[] {
+    return [...this.seeded]
+  }
+
+  has(keyHex: string): boolean {
+    return this.seeded.has(keyHex)
+  }
+}
