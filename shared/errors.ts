@@ -70,3 +70,9 @@ export function toClientError(err: unknown, log: (detail: string) => void): Erro
   log(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err))
   return { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE }
 }
+
+/** An error's first line: what a one-line message quotes of a lower layer's error. */
+export function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return message.split('\n')[0] ?? message
+}

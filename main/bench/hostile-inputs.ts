@@ -7,11 +7,12 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobId } from 'hyperblobs'
 import { CARD_PATH, MANIFEST_PATH } from '../../shared/manifest.js'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import { writeLlamaModel, writeLoraAdapter } from '../testing/gguf-fixture.js'
 import { Harness, type GroveRun } from '../testing/harness.js'
 import { hostileGgufCorpus } from '../testing/hostile-gguf.js'
-import { lyingDrive, manifestFor } from '../testing/hostile-peer.js'
+import { manifestFor } from '../testing/drives.js'
+import { lyingDrive } from '../testing/hostile-peer.js'
 
 interface Worst {
   group: string

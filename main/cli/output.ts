@@ -70,17 +70,6 @@ export function mbText(bytes: number): string {
   return (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)
 }
 
-export function sizeText(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}
-
 /** Renders rows as aligned columns, each cell one inert line, widths measured on what is printed. */
 export function table(header: string[], rows: string[][]): string {
   const printed = [header, ...rows].map((cells) => cells.map(inertLine))

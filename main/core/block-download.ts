@@ -5,9 +5,8 @@
 // (a resumed fetch) count as done from the start.
 import type { BlobId } from 'hyperblobs'
 import type Hypercore from 'hypercore'
-import { GroveError } from '../../shared/errors.js'
+import { GroveError, firstLine } from '../../shared/errors.js'
 import { isDiskFull } from './disk-space.js'
-import { firstLine } from './gguf.js'
 
 const MIB = 1024 * 1024
 

@@ -3,6 +3,7 @@
 // with the real error as its cause, or an EIO whose message says "No space left on device".
 // Wherever one surfaces, the user gets one line: `disk full: needs 1.2 GB more at <dir>`, what
 // is kept, and that running the same command again goes on.
+import { bytesText } from '../../shared/units.js'
 import { stat, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { GroveError } from '../../shared/errors.js'
@@ -94,14 +95,3 @@ async function existingAncestor(dir: string): Promise<string> {
   }
 }
 
-/** Bytes in decimal units, as `grove` prints sizes: "950 kB", "1.2 GB". */
-export function bytesText(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}

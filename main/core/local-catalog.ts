@@ -1,9 +1,9 @@
 // What this peer seeds, as catalog entries: the complete library models it serves, each from
 // its own manifest and the card facts recorded when it came in. Peers in our rooms are told
 // these (rooms.ts); nothing here reads from a peer.
+import { firstLine } from '../../shared/errors.js'
 import type { Catalog, CatalogEntry } from '../../shared/catalog.js'
 import { entryFromDrive } from './catalog-entries.js'
-import { firstLine } from './gguf.js'
 import { cardFactsOf, type CardFacts, type Library, type LibraryEntry } from './library.js'
 import type { ModelDrives } from './model-drives.js'
 import { readDriveCard } from './remote-drive.js'

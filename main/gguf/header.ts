@@ -9,7 +9,7 @@
 // the file — with a one-line reason. Memory stays small: big strings and arrays are skipped,
 // only their sizes (and the first few elements) are kept.
 import { open, stat, type FileHandle } from 'node:fs/promises'
-import { GroveError } from '../../shared/errors.js'
+import { GroveError, firstLine } from '../../shared/errors.js'
 import {
   GGUF_ALIGNMENT_KEY,
   GGUF_DEFAULT_ALIGNMENT,
@@ -492,9 +492,4 @@ function alignUp(value: number, alignment: number): number {
 /** A name from the file, short enough for an error line. */
 function clip(text: string): string {
   return text.length > 60 ? `${text.slice(0, 60)}…` : text
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err)
-  return message.split('\n')[0] ?? message
 }

@@ -3,29 +3,11 @@
 // model, its vocabulary for a big one), so that a file llama.cpp refuses, or that makes it
 // abort, is found here and not after it was published. The parent bounds this
 // process's memory and time; whatever the file does to it stays in here.
-import { toErrorPayload } from '../../shared/errors.js'
+import { firstLine, toErrorPayload } from '../../shared/errors.js'
 import { readGgufHeader } from './header.js'
+import { parentPort } from '../process/parent-port.js'
 import { ProbeRequest, type ProbeReply } from './probe-protocol.js'
 import { ggufProblem, isAdapter } from './summary.js'
-
-interface Port {
-  send(message: ProbeReply): void
-  onMessage(listener: (message: unknown) => void): void
-}
-
-/** Electron's `process.parentPort` in a utility process (typed here: main/ must not need electron). */
-interface ElectronParentPort {
-  postMessage(message: unknown): void
-  on(event: 'message', listener: (event: { data: unknown }) => void): void
-}
-
-function parentPort(): Port {
-  const electron = (process as NodeJS.Process & { parentPort?: ElectronParentPort }).parentPort
-  if (electron) return { send: (m) => electron.postMessage(m), onMessage: (l) => electron.on('message', (e) => l(e.data)) }
-  if (process.send) return { send: (m) => process.send?.(m), onMessage: (l) => process.on('message', l) }
-  process.stderr.write('grove gguf probe: start me with child_process.fork or utilityProcess.fork\n')
-  process.exit(2)
-}
 
 async function probe(request: ProbeRequest): Promise<ProbeReply> {
   // Read again here: the file may have changed since the parent read it.
@@ -49,18 +31,13 @@ async function openWithLlamaCpp(llamaCpp: typeof import('node-llama-cpp'), reque
     await model.dispose()
     return null
   } catch (err) {
-    return `llama.cpp cannot open it: ${(await log.reasonSince(mark)) ?? firstLine(err)}`
+    return `llama.cpp cannot open it: ${(await log.reasonSince(mark)) ?? firstLine(err).slice(0, 300)}`
   } finally {
     await llama.dispose().catch(() => {})
   }
 }
 
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err)
-  return (message.split('\n')[0] ?? message).slice(0, 300)
-}
-
-const port = parentPort()
+const port = parentPort<ProbeReply>('grove gguf probe')
 port.onMessage((raw) => {
   const parsed = ProbeRequest.safeParse(raw)
   if (!parsed.success) {

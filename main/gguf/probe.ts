@@ -6,7 +6,7 @@
 import pidusage from 'pidusage'
 import { fileURLToPath } from 'node:url'
 import { GroveError } from '../../shared/errors.js'
-import { forkSpawner, type WorkerHandle, type WorkerSpawner } from '../inference/spawn.js'
+import { forkSpawner, type WorkerHandle, type WorkerSpawner } from '../process/spawn.js'
 import { nativeCrashReason } from '../inference/service.js'
 import { readGgufHeader } from './header.js'
 import { ProbeReply, type OpenDepth, type ProbeRequest } from './probe-protocol.js'

@@ -16,8 +16,8 @@ import {
   type LlamaModel,
   type Token
 } from 'node-llama-cpp'
-import { GroveError } from '../../shared/errors.js'
-import { firstLine, sha256File } from '../core/gguf.js'
+import { GroveError, firstLine } from '../../shared/errors.js'
+import { sha256File } from '../core/sha256.js'
 import { checkAdapter } from './compat.js'
 import { displayName, readCheckedGguf, type CheckedGguf } from './files.js'
 import { assertFits, estimateFit, memoryState } from './fit.js'

@@ -5,9 +5,8 @@
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { GgufInsights, readGgufFileInfo, type GgufFileInfo, type Llama } from 'node-llama-cpp'
-import { GroveError } from '../../shared/errors.js'
+import { GroveError, firstLine } from '../../shared/errors.js'
 import type { ModelKind } from '../../shared/manifest.js'
-import { firstLine } from '../core/gguf.js'
 import { readGgufHeader } from '../gguf/header.js'
 import { ggufProblem, isAdapter } from '../gguf/summary.js'
 

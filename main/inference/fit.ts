@@ -2,6 +2,7 @@
 // in RAM and VRAM (node-llama-cpp's GGUF insights) and compare it with what is free. A model
 // that cannot fit is refused with the figures rather than left to crash or swap the machine to
 // a halt; one that fits only if other programs give memory back is loaded with a warning.
+import { bytesText } from '../../shared/units.js'
 import { InsufficientMemoryError, type GgufInsights, type Llama } from 'node-llama-cpp'
 import { GroveError } from '../../shared/errors.js'
 import type { FitReport } from './protocol.js'
@@ -138,13 +139,3 @@ export function assertFits(report: FitReport, what: string): void {
   }
 }
 
-export function bytesText(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
-  let value = bytes
-  let unit = 0
-  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}

@@ -19,7 +19,8 @@ import {
   type StopReason,
   type WorkerRequest
 } from './protocol.js'
-import { forkSpawner, WORKER_ENTRY, type WorkerExit, type WorkerHandle, type WorkerSpawner } from './spawn.js'
+import { fileURLToPath } from 'node:url'
+import { forkSpawner, type WorkerExit, type WorkerHandle, type WorkerSpawner } from '../process/spawn.js'
 
 export interface InferenceServiceOptions {
   /** How to start the worker (default: child_process.fork; Electron: utilityProcessSpawner(utilityProcess.fork)). */
@@ -76,7 +77,7 @@ export interface GenerateResult {
 }
 
 interface WorkerState {
-  handle: WorkerHandle
+  handle: WorkerHandle<WorkerRequest>
   ready: Promise<void>
   stderr: string
   exited: boolean
@@ -92,6 +93,8 @@ interface Pending {
 }
 
 const STDERR_TAIL = 16 * 1024
+/** The compiled worker entry (dist/main/inference/worker.js). */
+export const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url))
 
 export class InferenceService extends ReadyResource {
   private readonly spawner: WorkerSpawner
@@ -268,7 +271,7 @@ export class InferenceService extends ReadyResource {
   }
 
   private spawnWorker(): WorkerState {
-    const handle = this.spawner({ entry: this.options.entry ?? WORKER_ENTRY, args: [this.options.gpu === false ? '--gpu=off' : '--gpu=auto'] })
+    const handle = this.spawner<WorkerRequest>({ entry: this.options.entry ?? WORKER_ENTRY, args: [this.options.gpu === false ? '--gpu=off' : '--gpu=auto'] })
     let markReady: () => void = () => {}
     let failStart: (err: Error) => void = () => {}
     const state: WorkerState = {

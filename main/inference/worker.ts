@@ -7,39 +7,12 @@
 import { toErrorPayload } from '../../shared/errors.js'
 import { InferenceEngine } from './engine.js'
 import { WorkerRequest, type WorkerMessage } from './protocol.js'
-
-interface Port {
-  send(message: WorkerMessage): void
-  onMessage(listener: (message: unknown) => void): void
-}
-
-/** Electron's `process.parentPort` in a utility process (typed here: main/ must not need electron). */
-interface ElectronParentPort {
-  postMessage(message: unknown): void
-  on(event: 'message', listener: (event: { data: unknown }) => void): void
-}
-
-function parentPort(): Port {
-  const electron = (process as NodeJS.Process & { parentPort?: ElectronParentPort }).parentPort
-  if (electron) {
-    return { send: (m) => electron.postMessage(m), onMessage: (l) => electron.on('message', (e) => l(e.data)) }
-  }
-  if (process.send) {
-    return {
-      send: (m) => {
-        if (process.connected) process.send?.(m)
-      },
-      onMessage: (l) => process.on('message', l)
-    }
-  }
-  process.stderr.write('grove inference worker: start me with child_process.fork or utilityProcess.fork\n')
-  process.exit(2)
-}
+import { parentPort } from '../process/parent-port.js'
 
 const gpu = process.argv.includes('--gpu=off') ? false : 'auto'
 const debug = Boolean(process.env.GROVE_DEBUG)
 const engine = new InferenceEngine({ gpu, onLog: debug ? (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message}\n`) : undefined })
-const port = parentPort()
+const port = parentPort<WorkerMessage>('grove inference worker')
 const running = new Map<number, AbortController>()
 
 async function handle(request: WorkerRequest & { type: 'load' | 'generate' | 'fit' | 'hardware' | 'unload' }): Promise<unknown> {

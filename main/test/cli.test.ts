@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import { Harness, type GroveProcess } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 

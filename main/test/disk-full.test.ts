@@ -7,22 +7,19 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { open, readdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { afterEach, beforeEach, test, type TestContext } from 'node:test'
 import { GroveError } from '../../shared/errors.js'
 import Corestore from 'corestore'
 import Hyperdrive from 'hyperdrive'
-import { bytesToHex, formatLink, hexToBytes } from '../../shared/link.js'
-import { MANIFEST_PATH } from '../../shared/manifest.js'
+import { hexToBytes } from '../../shared/link.js'
 import { allocatedBytes, isDiskFull, storeHeadroom } from '../core/disk-space.js'
-import { sha256File } from '../core/gguf.js'
-import type { Grove } from '../core/grove.js'
+import { sha256File } from '../core/sha256.js'
 import { readLibrary } from '../core/library.js'
 import { removeUnfinishedDeviceFile } from '../core/store-device-file.js'
 import { Harness, type GroveRun } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { SmallDisk, canMountSmallDisks } from '../testing/small-disk.js'
+import { unevenDrive } from '../testing/drives.js'
 
 let h: Harness
 beforeEach(() => { h = new Harness() })
@@ -311,21 +308,3 @@ test("the store's device file: a half-written one is removed before the store op
   assert.equal(await removeUnfinishedDeviceFile(join(dir, 'none')), false)
 })
 
-/** A drive whose weights are cut into blocks of three sizes (not what `grove share` writes): they are kept in the store. */
-async function unevenDrive(a: Grove, bytes: Buffer): Promise<string> {
-  const drive = await a.createDrive(`uneven/${Math.random()}`)
-  const sizes = [300_000, 700_000, 123_456]
-  const chunks: Buffer[] = []
-  for (let offset = 0, i = 0; offset < bytes.length; i++) {
-    const size = sizes[i % sizes.length]!
-    chunks.push(bytes.subarray(offset, offset + size))
-    offset += size
-  }
-  await pipeline(Readable.from(chunks), drive.createWriteStream('/model.gguf'))
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
-  const manifest = { schemaVersion: 1, kind: 'model', name: 'uneven', files: [{ path: '/model.gguf', size: bytes.length, sha256, role: 'weights' }], parents: [], publisher: 'd'.repeat(64), created: new Date().toISOString() }
-  await drive.put(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)))
-  const keyHex = bytesToHex(drive.key)
-  await a.seedDrive(keyHex, { lookup: false })
-  return formatLink(keyHex)
-}

@@ -5,17 +5,14 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, statfsSync, writeFileSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { afterEach, beforeEach, test } from 'node:test'
-import { bytesToHex, formatLink } from '../../shared/link.js'
-import { MANIFEST_PATH } from '../../shared/manifest.js'
 import { diskUsage } from '../core/disk.js'
 import { BlockFile, isValidLayout } from '../core/file-blocks.js'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import type { Grove } from '../core/grove.js'
 import { Harness } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
+import { unevenDrive } from '../testing/drives.js'
 
 let h: Harness
 beforeEach(() => { h = new Harness() })
@@ -230,25 +227,6 @@ test('block layouts: only even ones, and a block file reads only blocks the core
   await assert.rejects(BlockFile.openSource(path, { ...layout, byteLength: 11 }), { code: 'BAD_INPUT' })
 })
 
-/** A drive whose weights are cut into blocks of three different sizes (not what `grove share` writes). */
-async function unevenDrive(a: Grove, bytes: Buffer): Promise<string> {
-  const drive = await a.createDrive(`uneven/${Math.random()}`)
-  const sizes = [300_000, 700_000, 123_456]
-  const chunks: Buffer[] = []
-  for (let offset = 0, i = 0; offset < bytes.length; i++) {
-    const size = sizes[i % sizes.length]!
-    chunks.push(bytes.subarray(offset, offset + size))
-    offset += size
-  }
-  await pipeline(Readable.from(chunks), drive.createWriteStream('/model.gguf'))
-  const sha256 = await sha256OfBuffer(bytes)
-  const manifest = { schemaVersion: 1, kind: 'model', name: 'uneven', files: [{ path: '/model.gguf', size: bytes.length, sha256, role: 'weights' }], parents: [], publisher: 'd'.repeat(64), created: new Date().toISOString() }
-  await drive.put(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)))
-  const keyHex = bytesToHex(drive.key)
-  await a.seedDrive(keyHex, { lookup: false })
-  return formatLink(keyHex)
-}
-
 /** Bytes in a folder's files (their lengths, not the blocks allocated for them). */
 async function apparentSize(dir: string): Promise<number> {
   let total = 0
@@ -256,9 +234,4 @@ async function apparentSize(dir: string): Promise<number> {
     if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size
   }
   return total
-}
-
-async function sha256OfBuffer(bytes: Buffer): Promise<string> {
-  const { createHash } = await import('node:crypto')
-  return createHash('sha256').update(bytes).digest('hex')
 }

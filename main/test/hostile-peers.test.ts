@@ -11,12 +11,13 @@ import { after, before, test } from 'node:test'
 import type { BlobId } from 'hyperblobs'
 import { parseLink } from '../../shared/link.js'
 import { CARD_PATH, MANIFEST_PATH } from '../../shared/manifest.js'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import { watchStalls } from '../core/block-download.js'
 import type { Grove } from '../core/grove.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { GroveProcess, Harness, REPO_ROOT, withTimeout } from '../testing/harness.js'
-import { lyingDrive, manifestFor, type LyingDriveSpec } from '../testing/hostile-peer.js'
+import { manifestFor } from '../testing/drives.js'
+import { lyingDrive, type LyingDriveSpec } from '../testing/hostile-peer.js'
 
 const MB = 1e6
 const TIMEOUT_S = 8

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import { Harness, waitFor, type GroveProcess, type GroveRun } from '../testing/harness.js'
 import { LanLab, inTestNetns, type LanHost } from '../testing/lan-hosts.js'
 import { LAN_SERVICE, isPrivateIPv4, onLocalNetwork, onSubnet, parseNodes } from '../core/lan.js'

@@ -8,12 +8,13 @@ import { formatLink } from '../../shared/link.js'
 import { MANIFEST_PATH } from '../../shared/manifest.js'
 import { bytesToHex } from '../../shared/link.js'
 import type { FetchEvent } from '../core/fetch.js'
-import { sha256File } from '../core/gguf.js'
+import { sha256File } from '../core/sha256.js'
 import { readGgufHeader } from '../gguf/header.js'
 import { summarizeGguf } from '../gguf/summary.js'
 import type { Grove } from '../core/grove.js'
 import { Harness } from '../testing/harness.js'
 import { writeLlamaModel, writeTruncatedCopy } from '../testing/gguf-fixture.js'
+import { manifestFor } from '../testing/drives.js'
 
 let h: Harness
 beforeEach(() => { h = new Harness() })
@@ -114,17 +115,6 @@ async function hostileDrive(a: Grove, files: Record<string, Buffer | string>): P
   return formatLink(keyHex)
 }
 
-function manifestFor(file: { path: string; size: number; sha256: string }): string {
-  return JSON.stringify({
-    schemaVersion: 1,
-    kind: 'model',
-    name: 'hostile',
-    files: [{ ...file, role: 'weights' }],
-    parents: [],
-    publisher: 'd'.repeat(64),
-    created: new Date().toISOString()
-  })
-}
 
 test('hostile drives: escaping paths, absurd sizes and lying manifests are refused; nothing lands outside the library', async () => {
   const weights = await model('hostile-weights')

@@ -18,12 +18,13 @@
 //   node dist/main/testing/gguf-fixture.js --help
 
 import { createHash, type Hash } from 'node:crypto'
-import { createReadStream, createWriteStream, realpathSync } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { open, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
+
 import { parseArgs } from 'node:util'
+import { isMain } from './is-main.js'
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -1132,17 +1133,7 @@ async function cli(argv: string[]): Promise<number> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1]
-  if (entry === undefined) return false
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   cli(process.argv.slice(2)).then(
     (code) => { process.exitCode = code },
     (err: unknown) => {

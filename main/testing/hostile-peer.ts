@@ -10,8 +10,6 @@
 // It prints {"event":"seeding"} once it serves, {"event":"stalled","index":n} for each request
 // it sits on, and {"event":"disconnected"} when a peer drops it; SIGTERM stops it.
 import { randomBytes } from 'node:crypto'
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { BlobId } from 'hyperblobs'
 import type Hyperdrive from 'hyperdrive'
@@ -19,6 +17,7 @@ import { bytesToHex, formatLink, parseLink } from '../../shared/link.js'
 import { CARD_PATH, MANIFEST_PATH } from '../../shared/manifest.js'
 import { Grove } from '../core/grove.js'
 import { parseBootstrapList } from '../core/swarm.js'
+import { isMain } from './is-main.js'
 
 /** A blob pointer as a liar writes it: any numbers at all, or extra fields. */
 export type LyingBlob = Partial<BlobId> & Record<string, unknown>
@@ -43,19 +42,6 @@ export async function lyingDrive(grove: Grove, spec: LyingDriveSpec): Promise<st
   return formatLink(keyHex)
 }
 
-/** A manifest for a drive holding `file`, as a liar would sign it. */
-export function manifestFor(file: { path: string; size: number; sha256: string }, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    schemaVersion: 1,
-    kind: 'model',
-    name: 'hostile',
-    files: [{ ...file, role: 'weights' }],
-    parents: [],
-    publisher: 'd'.repeat(64),
-    created: new Date().toISOString(),
-    ...extra
-  })
-}
 
 export const PATHS = { manifest: MANIFEST_PATH, card: CARD_PATH }
 
@@ -104,17 +90,8 @@ async function main(): Promise<void> {
   await grove.close()
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1]
-  if (entry === undefined) return false
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
 
-if (isMain()) {
+if (isMain(import.meta.url)) {
   main().then(
     () => process.exit(0),
     (err: unknown) => {

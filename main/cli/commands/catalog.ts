@@ -1,13 +1,14 @@
 // `grove browse` and `grove lineage`: the room catalog and the model tree as this peer sees
 // them. Both join the rooms, collect their neighbours' catalogs, read each relayed model's
 // manifest from its drive (no weights), then print and exit.
+import { bytesText } from '../../../shared/units.js'
 import type { Command } from 'commander'
 import { KINDS, RELATIONS, type ModelKind, type Relation } from '../../../shared/manifest.js'
 import { GroveError } from '../../../shared/errors.js'
 import { formatLink, parseLink } from '../../../shared/link.js'
 import { lineageOf, type LineageGraph } from '../../../shared/lineage.js'
 import { parseSeconds, type CommandContext } from '../context.js'
-import { sizeText, table } from '../output.js'
+import { table } from '../output.js'
 import { inertLine } from '../terminal-text.js'
 
 const DEFAULT_WAIT_S = 8
@@ -64,7 +65,7 @@ export function registerCatalog(program: Command, context: () => CommandContext)
             ? `No models found (${grove.roomPeerCount} peer${grove.roomPeerCount === 1 ? '' : 's'} in ${grove.rooms.map((r) => r.name).join(', ')}).`
             : table(
                 ['NAME', 'KIND', 'ARCH', 'SIZE', 'LICENCE', 'SEEDERS', 'LINK'],
-                models.map((m) => [m.name, m.kind, m.architecture ?? '', sizeText(m.size), m.license ?? '', String(m.seeders), m.link])
+                models.map((m) => [m.name, m.kind, m.architecture ?? '', bytesText(m.size), m.license ?? '', String(m.seeders), m.link])
               ) + (result.total > models.length ? `\n… ${result.total - models.length} more (use --limit or a search text)` : '')
         )
       })

@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
+import { bytesText } from '../../../shared/units.js'
 import { parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS } from '../../core/fetch.js'
 import { parseSeconds, type CommandContext } from '../context.js'
-import { sizeText, type ProgressBar } from '../output.js'
+import { type ProgressBar } from '../output.js'
 import { inertLine } from '../terminal-text.js'
 
 interface FetchFlags {
@@ -34,7 +35,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
           onEvent: (event) => {
             ctx.out.event(event)
             if (event.event === 'manifest') {
-              ctx.out.info(`${inertLine(event.kind)} "${inertLine(event.name)}", ${sizeText(event.size)}, licence ${inertLine(event.license ?? 'not stated')}`)
+              ctx.out.info(`${inertLine(event.kind)} "${inertLine(event.name)}", ${bytesText(event.size)}, licence ${inertLine(event.license ?? 'not stated')}`)
             } else if (event.event === 'progress') {
               bar ??= ctx.out.bar('Downloading', event.total)
               bar.update(event.bytes, `${event.peers} peer${event.peers === 1 ? '' : 's'}`)

@@ -1,17 +1,18 @@
 // `grove ls`, `grove info`, `grove reclaim`: what the library holds and what a link or file is.
+import { bytesText } from '../../../shared/units.js'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { GroveError } from '../../../shared/errors.js'
 import { isLink, parseLink } from '../../../shared/link.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, describeRemote } from '../../core/fetch.js'
 import { diskUsage, modelDisk } from '../../core/disk.js'
-import { sha256File } from '../../core/gguf.js'
+import { sha256File } from '../../core/sha256.js'
 import { probeGguf } from '../../gguf/probe.js'
 import { resolveHome } from '../../core/home.js'
 import { readLibrary } from '../../core/library.js'
 import { libraryItem } from '../../api/views.js'
 import { parseSeconds, type CommandContext } from '../context.js'
-import { sizeText, table } from '../output.js'
+import { table } from '../output.js'
 import { inertLine, inertText } from '../terminal-text.js'
 
 export function registerLibrary(program: Command, context: () => CommandContext): void {
@@ -30,15 +31,15 @@ export function registerLibrary(program: Command, context: () => CommandContext)
         const rows = models.map((m) => [
           m.name,
           m.kind,
-          m.size === null ? '?' : sizeText(m.size),
-          sizeText(m.disk.blockBytes + m.disk.fileBytes),
+          m.size === null ? '?' : bytesText(m.size),
+          bytesText(m.disk.blockBytes + m.disk.fileBytes),
           m.quarantined ? 'set aside (see grove ls --json)' : m.complete ? (m.seeding ? (m.disk.inPlace ? 'seeding in place' : 'seeding') : 'not seeding') : 'incomplete',
           m.link
         ])
         return [
           table(['NAME', 'KIND', 'SIZE', 'DISK', 'STATE', 'LINK'], rows),
           '',
-          `Disk in ${home.root}: ${sizeText(storeBytes)} in the store (drive metadata, and any seeding copies), ${sizeText(filesBytes)} in fetched .gguf files.`
+          `Disk in ${home.root}: ${bytesText(storeBytes)} in the store (drive metadata, and any seeding copies), ${bytesText(filesBytes)} in fetched .gguf files.`
         ].join('\n')
       })
     })
@@ -94,7 +95,7 @@ export function registerLibrary(program: Command, context: () => CommandContext)
       const { keyHex } = parseLink(link)
       await ctx.withGrove({ network: false }, async (grove) => {
         const { freedBytes } = await grove.reclaimSeedingCopy(keyHex)
-        ctx.out.result({ link, freedBytes, seeding: false }, `Freed ${sizeText(freedBytes)} of drive blocks; ${link} is no longer seeded.`)
+        ctx.out.result({ link, freedBytes, seeding: false }, `Freed ${bytesText(freedBytes)} of drive blocks; ${link} is no longer seeded.`)
       })
     })
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
+import { bytesText } from '../../../shared/units.js'
+import { firstLine } from '../../../shared/errors.js'
 import { parseLink } from '../../../shared/link.js'
-import { firstLine } from '../../core/gguf.js'
 import type { Grove } from '../../core/grove.js'
 import { sleep } from '../../core/swarm.js'
 import type { CommandContext } from '../context.js'
-import { sizeText } from '../output.js'
 import { inertLine } from '../terminal-text.js'
 
 const STATUS_INTERVAL_MS = 5000
@@ -45,5 +45,5 @@ function report(grove: Grove, ctx: CommandContext): void {
   const total = grove.traffic.total
   const drives = grove.seededKeys.map((keyHex) => ({ keyHex, ...grove.traffic.of(keyHex) }))
   ctx.out.event({ event: 'status', peers: peers.length, uploadedBytes: total.uploadedBytes, downloadedBytes: total.downloadedBytes, drives })
-  ctx.out.info(`${peers.length} peer${peers.length === 1 ? '' : 's'} · uploaded ${sizeText(total.uploadedBytes)} · downloaded ${sizeText(total.downloadedBytes)}`)
+  ctx.out.info(`${peers.length} peer${peers.length === 1 ? '' : 's'} · uploaded ${bytesText(total.uploadedBytes)} · downloaded ${bytesText(total.downloadedBytes)}`)
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
+import { bytesText } from '../../../shared/units.js'
 import { RELATIONS, type Relation } from '../../../shared/manifest.js'
 import { GroveError } from '../../../shared/errors.js'
 import type { CommandContext } from '../context.js'
-import { sizeText } from '../output.js'
 import { inertLine } from '../terminal-text.js'
 
 interface ShareFlags {
@@ -46,7 +46,7 @@ export function registerShare(program: Command, context: () => CommandContext): 
           { link: result.link, sha256: result.sha256, kind: result.kind, name: result.name, size: result.size, existing: result.existing },
           () =>
             [
-              `${result.existing ? 'Already shared' : 'Shared'} ${result.kind} "${inertLine(result.name)}" (${sizeText(result.size)}, sha256 ${result.sha256})`,
+              `${result.existing ? 'Already shared' : 'Shared'} ${result.kind} "${inertLine(result.name)}" (${bytesText(result.size)}, sha256 ${result.sha256})`,
               result.link,
               'Run `grove seed` to serve it to the swarm.'
             ].join('\n')

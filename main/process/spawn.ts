@@ -3,11 +3,6 @@
 // (`forkSpawner`), the Electron app passes `utilityProcess.fork` through `utilityProcessSpawner`
 // (typed structurally here, so main/ never imports electron outside the shell).
 import { fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import type { WorkerRequest } from './protocol.js'
-
-/** The compiled worker entry (dist/main/inference/worker.js). */
-export const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url))
 
 export interface WorkerExit {
   code: number | null
@@ -15,7 +10,7 @@ export interface WorkerExit {
 }
 
 /** A running worker, whatever started it; `Request` is what it is sent. */
-export interface WorkerHandle<Request = WorkerRequest> {
+export interface WorkerHandle<Request = unknown> {
   readonly pid: number | undefined
   send(message: Request): void
   onMessage(listener: (message: unknown) => void): void
@@ -34,7 +29,7 @@ export interface SpawnOptions {
   execArgv?: string[]
 }
 
-export type WorkerSpawner = <Request = WorkerRequest>(options: SpawnOptions) => WorkerHandle<Request>
+export type WorkerSpawner = <Request = unknown>(options: SpawnOptions) => WorkerHandle<Request>
 
 /** `child_process.fork`, with no inherited execArgv (node-llama-cpp's self-test forks with them). */
 export const forkSpawner: WorkerSpawner = <Request>({ entry, args, env, execArgv }: SpawnOptions): WorkerHandle<Request> => {

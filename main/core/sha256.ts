@@ -1,5 +1,4 @@
-// A file's sha256, streamed so memory stays flat whatever the file size. (What a GGUF file holds
-// is read by main/gguf: a bounded header reader and a probe process.)
+// A file's sha256, streamed so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 
@@ -23,9 +22,4 @@ export async function sha256File(path: string, onProgress?: (bytes: number) => v
     await file.close()
   }
   return hash.digest('hex')
-}
-
-export function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err)
-  return message.split('\n')[0] ?? message
 }
