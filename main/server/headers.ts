@@ -1,6 +1,7 @@
 // The security headers on every response of `grove serve` (and the CSP the Electron window
 // gets): the page may load only its own scripts, styles, images and connections, post no form
 // and may not be framed; responses are never content-sniffed and send no referrer.
+import type { ServerResponse } from 'node:http'
 
 /**
  * `connect-src 'self'` covers the page's own WebSocket (`/api/events`): CSP Level 3 matches ws:
@@ -22,4 +23,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin'
+}
+
+/**
+ * Puts the security headers, and `Cache-Control: no-store` (the UI's files set their own), on a
+ * response before anything else is written. They go on the raw node:http response, not through
+ * fastify's reply, so that every answer carries them: Grove's, fastify's own, a /v1 answer the
+ * OpenAI handler writes itself, and a refused WebSocket upgrade.
+ */
+export function setResponseDefaults(res: ServerResponse): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
+  res.setHeader('Cache-Control', 'no-store')
 }

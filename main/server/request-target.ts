@@ -16,6 +16,8 @@ export interface RequestTarget {
 
 const SINGLE_HEADERS = ['host', 'authorization', 'origin'] as const
 
+export const MALFORMED_TARGET_MESSAGE = 'Malformed request path: it must be a plain path with valid percent-encoding'
+
 /** The path and query of a request target, or null when it is malformed. */
 export function parseRequestTarget(url: string | undefined): RequestTarget | null {
   const target = url ?? '/'

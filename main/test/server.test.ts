@@ -11,9 +11,9 @@ import { EventMessage } from '../../shared/api.js'
 import { GroveApi } from '../api/api.js'
 import { InferenceService } from '../inference/service.js'
 import { CONTENT_SECURITY_POLICY, GroveServer, type GroveServerOptions, type ListenInfo } from '../server/server.js'
-import { resolveStaticPath } from '../server/static.js'
-import { Harness, withTimeout } from '../testing/harness.js'
+import { Harness, waitFor, withTimeout } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
+import { rawConnection } from '../testing/raw-http.js'
 
 interface Reply {
   status: number
@@ -136,8 +136,9 @@ describe('on loopback without a token', () => {
       const reply = await http(port, { path })
       assert.ok(!reply.text.includes('"name": "grove"'), `${path} must not leave the UI folder`)
     }
-    assert.equal(resolveStaticPath('/srv/ui', '/../etc/passwd'), '/srv/ui/etc/passwd')
-    assert.equal(resolveStaticPath('/srv/ui', '/a/%00b'), null)
+    // `..` never climbs out of the UI folder, and a NUL byte names no file.
+    for (const path of ['/../etc/passwd', '/assets/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd']) assert.doesNotMatch((await http(port, { path })).text, /root:/, path)
+    assert.equal((await http(port, { path: '/a/%00b' })).status, 404)
     assert.equal((await http(port, { method: 'DELETE', path: '/' })).status, 405)
   })
 
@@ -299,6 +300,17 @@ describe('with a token (as off loopback)', () => {
     assert.equal((await call(port, 'app.info', {}, { Authorization: `Bearer ${token}`, Origin: 'http://evil.example' })).status, 403)
   })
 
+  test('the session cookie is named for the port, HttpOnly, SameSite=Strict, for the whole site, and for this session only', async () => {
+    const first = await http(port, { path: `/?token=${encodeURIComponent(token)}` })
+    assert.equal(first.status, 303)
+    const cookie = first.headers['set-cookie']?.[0] ?? ''
+    assert.equal(cookie.split(';')[0], `grove_token_${port}=${encodeURIComponent(token)}`)
+    assert.deepEqual(cookie.split(';').slice(1).map((a) => a.trim().toLowerCase()).sort(), ['httponly', 'path=/', 'samesite=strict'], 'no Domain, Max-Age or Expires')
+    // A cookie that does not decode is no token (and no 500).
+    assert.equal((await call(port, 'app.info', {}, { Cookie: `grove_token_${port}=%ZZ` })).status, 401)
+    assert.equal((await call(port, 'app.info', {}, { Cookie: `other=1; grove_token_${port}=${encodeURIComponent(token)}` })).status, 200)
+  })
+
   test('a server bound off loopback always has a token', () => {
     const server = new GroveServer({ api, host: '0.0.0.0', port: 0 })
     const explicit = new GroveServer({ api, host: '127.0.0.1', port: 0, token: 'a-token-given-on-the-command-line' })
@@ -307,5 +319,50 @@ describe('with a token (as off loopback)', () => {
     assert.equal(explicit.token, 'a-token-given-on-the-command-line')
     void server.close()
     void explicit.close()
+  })
+})
+
+describe('closing', () => {
+  test('close() ends idle keep-alive connections and event sockets (1001) at once, and cuts a busy connection after a grace period', async () => {
+    const server = new GroveServer({
+      api,
+      port: 0,
+      staticDir: uiDir,
+      // A generation that streams and never ends, until its connection is cut.
+      openai: async (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+        res.write('data: {}\n\n')
+        await new Promise((resolve) => res.once('close', resolve))
+        return true
+      }
+    })
+    h.onTeardown(() => server.close())
+    const { port } = await server.listen()
+    const host = `Host: 127.0.0.1:${port}\r\n`
+
+    const idle = rawConnection(port, 10_000, 'the idle keep-alive connection')
+    let idleAnswered = false
+    idle.socket.once('data', () => (idleAnswered = true))
+    idle.socket.write(`GET / HTTP/1.1\r\n${host}\r\n`)
+    const busy = rawConnection(port, 10_000, 'the busy connection')
+    let busyStreaming = false
+    busy.socket.once('data', () => (busyStreaming = true))
+    busy.socket.write(`POST /v1/chat/completions HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`)
+    const ws = await openEvents(port)
+    assert.ok(ws instanceof WebSocket)
+    const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+    await waitFor(() => idleAnswered && busyStreaming, 5000, 'both connections to be answered')
+
+    const started = Date.now()
+    const closing = server.close()
+    const idleReply = await idle.reply
+    assert.equal(idleReply.status, 200)
+    assert.ok(Date.now() - started < 1000, `the idle connection closed after ${Date.now() - started} ms`)
+    assert.equal(await withTimeout(wsClosed, 1500, () => 'the event socket was not closed'), 1001)
+    await busy.reply
+    const busyTook = Date.now() - started
+    assert.ok(busyTook >= 1500 && busyTook < 4000, `the busy connection was cut after ${busyTook} ms`)
+    await withTimeout(closing, 5000, () => 'close() did not finish')
+    await assert.rejects(http(port), { code: 'ECONNREFUSED' }, 'no new connection is accepted')
   })
 })

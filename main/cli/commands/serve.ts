@@ -11,7 +11,7 @@ import { createOpenAIHandler, libraryModelSource, type ModelSource } from '../..
 import { GenerationScheduler } from '../../inference/scheduler.js'
 import { InferenceService } from '../../inference/service.js'
 import { DEFAULT_HOST, DEFAULT_PORT, GroveServer } from '../../server/server.js'
-import { isLoopbackHost } from '../../server/security.js'
+import { isLoopbackHost } from '../../server/access.js'
 import type { CommandContext } from '../context.js'
 import { collect } from './share.js'
 
