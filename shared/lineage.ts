@@ -41,7 +41,10 @@
 //    Dangling parents are kept as missing nodes and reported. Problems are listed only when every
 //    node they name is in the graph.
 import type { ModelKind, ParentRef, Relation } from './manifest.js'
-import { keyLink, linkKey, type Catalog, type CatalogRecord, type CatalogSource, type LineageClaim } from './catalog.js'
+import type { LineageClaim } from './catalog/claims.js'
+import { keyLink, linkKey } from './catalog/link-keys.js'
+import type { CatalogRecord, CatalogSource } from './catalog/records.js'
+import type { Catalog } from './catalog/store.js'
 
 export type ClaimSource = 'manifest' | 'gguf' | 'card'
 export type EdgeReason = 'parent-unknown' | 'hash-differs' | 'no-parent-hash' | 'parent-relayed' | 'child-relayed' | 'name-only' | 'ambiguous-name'
