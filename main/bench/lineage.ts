@@ -1,4 +1,4 @@
-// `npm run bench:lineage`: the catalog and lineage logic (shared/catalog/, shared/lineage.ts)
+// `npm run bench:lineage`: the catalog and lineage logic (shared/catalog/, shared/lineage/)
 // on a generated swarm, against the target "a lineage query under 50 ms at 10,000 models".
 //
 // A seeded PRNG generates 10,000 models with random lineage: base models, finetunes,
@@ -16,7 +16,7 @@ import { keyLink } from '../../shared/catalog/link-keys.js'
 import type { CatalogFilter } from '../../shared/catalog/search.js'
 import { Catalog } from '../../shared/catalog/store.js'
 import { toCatalogMessages, type CatalogEntry } from '../../shared/catalog/wire.js'
-import { lineageOf } from '../../shared/lineage.js'
+import { lineageOf } from '../../shared/lineage/graph.js'
 import type { ParentRef, Relation } from '../../shared/manifest.js'
 
 const TARGET_MS = 50

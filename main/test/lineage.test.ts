@@ -1,4 +1,4 @@
-// The swarm catalog (shared/catalog/) and the lineage graph (shared/lineage.ts): pure logic,
+// The swarm catalog (shared/catalog/) and the lineage graph (shared/lineage/): pure logic,
 // no networking. Timings are printed, never asserted.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -13,7 +13,8 @@ import {
 } from '../../shared/catalog/wire.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import type { Manifest, ParentRef } from '../../shared/manifest.js'
-import { lineageOf, parentsOf, type LineageEdge, type LineageGraph } from '../../shared/lineage.js'
+import { lineageOf, type LineageGraph } from '../../shared/lineage/graph.js'
+import { parentsOf, type LineageEdge } from '../../shared/lineage/parents.js'
 
 const PUBLISHER = 'f'.repeat(64)
 const CREATED = '2025-01-01T00:00:00.000Z'

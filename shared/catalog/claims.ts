@@ -1,6 +1,6 @@
 // The lineage claims a catalog entry makes outside its manifest: the parents its GGUF names in
 // `general.base_model.N.*` and its card names in `base_model`. A claim is a grove:// link or a
-// name; shared/lineage.ts matches it against the catalog. (Manifest parents are not claims.)
+// name; shared/lineage/parents.ts matches it against the catalog. (Manifest parents are not claims.)
 import type { Relation } from '../manifest.js'
 import { linkKey } from './link-keys.js'
 import { nameKey } from './name-keys.js'
@@ -40,7 +40,7 @@ function pathKeys(path: string): string[] {
   return out
 }
 
-/** The GGUF and card lineage claims of an entry (manifest parents are not claims, see shared/lineage.ts). */
+/** The GGUF and card lineage claims of an entry (manifest parents are not claims, see shared/lineage/parents.ts). */
 export function lineageClaims(entry: CatalogEntry): LineageClaim[] {
   const out: LineageClaim[] = []
   for (const b of entry.ggufBaseModels ?? []) {

@@ -1,4 +1,4 @@
-// The catalog's reverse indexes for shared/lineage.ts: records by weights hash and by name key,
+// The catalog's reverse indexes for shared/lineage/: records by weights hash and by name key,
 // and children by the parent drive key, parent weights hash or parent name they claim. They
 // are kept on every change, so walking a lineage never scans the catalog.
 import { lineageClaims } from './claims.js'

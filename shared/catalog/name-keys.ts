@@ -1,5 +1,5 @@
 // Name keys: how model names are compared when a GGUF or card names a parent by name rather than
-// by link (see claims.ts and shared/lineage.ts).
+// by link (see claims.ts and shared/lineage/parents.ts).
 
 /**
  * The key under which names are compared: case-insensitive, runs of spaces/underscores read as

@@ -16,7 +16,7 @@ export interface CatalogItem extends CatalogEntry {
   conflicts: number
 }
 
-/** A read-only view of a catalog record (used by shared/lineage.ts; do not hold on to it across merges). */
+/** A read-only view of a catalog record (used by shared/lineage/; do not hold on to it across merges). */
 export interface CatalogRecord {
   readonly key: string
   readonly link: string

@@ -260,7 +260,7 @@ export class Catalog {
     return toCatalogMessages(entries)
   }
 
-  // --- lookups for shared/lineage.ts ----------------------------------------------------------
+  // --- lookups for shared/lineage/ -----------------------------------------------------------
 
   /** The record for a link (any version) or a 64-hex drive key. */
   record(linkOrKey: string): CatalogRecord | undefined {
