@@ -1,8 +1,10 @@
 // Lint rules that hold the architecture in place (DESIGN.md, "Imports only point inward"):
 // shared/ is pure TypeScript and renderer/ talks to main only through the API contract, so
-// neither may import Node built-ins, Electron or anything under main/.
+// neither may import Node built-ins, Electron or anything under main/; inside main/, the core
+// never reaches out to the shells built on it. And no module may import itself through others.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import importX, { createNodeResolver } from 'eslint-plugin-import-x'
 import { builtinModules } from 'node:module'
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)]
@@ -13,10 +15,24 @@ const restrictedForPureCode = {
   ],
   patterns: [
     { group: ['node:*'], message: 'shared/ and renderer/ must not import Node built-ins.' },
-    { group: ['electron/*'], message: 'shared/ and renderer/ must not import Electron.' },
-    { group: ['**/main/**', '../main', '../../main'], message: 'shared/ and renderer/ must not import main/.' }
+    { group: ['electron/*'], message: 'shared/ and renderer/ must not import Electron.' }
   ]
 }
+
+// Which folder may import which, checked on resolved paths (so `import type` counts too).
+const layers = [
+  { target: 'shared', from: ['main', 'renderer'], message: 'shared/ is imported by main/ and renderer/, never the other way.' },
+  { target: 'renderer', from: 'main', message: 'renderer/ talks to main/ only through the API client.' },
+  { target: 'main', from: 'renderer', message: 'main/ must not import renderer/.' },
+  { target: 'main/core', from: ['main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/core is what the API, server, CLI and Electron shell are built on; it must not import them.' },
+  { target: 'main/api', from: ['main/server', 'main/cli', 'main/electron'], message: 'main/api is carried by the server, CLI and Electron shell; it must not import them.' },
+  {
+    // TODO(core-restructure): remove with shared/catalog.ts once main/core imports shared/catalog/*.
+    target: ['shared/**', 'renderer/**', 'e2e/**', 'main/!(core)/**', 'main/core/!(grove|rooms).ts'],
+    from: 'shared/catalog.ts',
+    message: 'shared/catalog.ts only bridges main/core during its restructuring; import the module you need from shared/catalog/.'
+  }
+]
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'out/**', 'renderer/dist/**', 'test-results/**', 'playwright-report/**'] },
@@ -38,14 +54,39 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', console: 'readonly' } }
   },
   {
+    files: ['**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // Sources import each other as `./x.js` (what tsc emits); the file behind it is x.ts or x.tsx.
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
+      'import-x/external-module-folders': ['node_modules', 'node_modules/@types'],
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.tsx', '.d.ts', '.js', '.mjs', '.cjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.tsx', '.d.ts', '.js'] },
+          conditionNames: ['types', 'import', 'require', 'default']
+        })
+      ]
+    },
+    rules: {
+      // Blind to `import type` (the plugin skips type-only imports, with no option to count
+      // them); main/test/architecture.test.ts checks the whole graph with types included.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layers }]
+    }
+  },
+  {
     files: ['shared/**/*.{ts,tsx}', 'renderer/**/*.{ts,tsx}'],
     rules: { 'no-restricted-imports': ['error', restrictedForPureCode] }
   },
   {
+    // The core services run in plain Node too (grove seed, grove serve, the tests).
     files: ['main/**/*.ts'],
+    ignores: ['main/electron/**'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/renderer/**'], message: 'main/ must not import renderer/.' }]
+        paths: [{ name: 'electron', message: 'Only main/electron/ may import Electron.' }],
+        patterns: [{ group: ['electron/*'], message: 'Only main/electron/ may import Electron.' }]
       }]
     }
   }

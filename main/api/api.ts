@@ -24,7 +24,7 @@ import {
   type GroveClient
 } from '../../shared/api.js'
 import { GroveError, INTERNAL_ERROR_MESSAGE, toClientError } from '../../shared/errors.js'
-import { lineageOf } from '../../shared/lineage.js'
+import { lineageOf } from '../../shared/lineage/graph.js'
 import { formatLink, isLink, parseLink } from '../../shared/link.js'
 import { describeSchemaIssues, weightsFile, type Manifest } from '../../shared/manifest.js'
 import { describeRemote } from '../core/fetch.js'

@@ -3,7 +3,7 @@
 // no I/O beyond reading the Grove object.
 import { freemem, totalmem } from 'node:os'
 import type { CatalogItem, FitVerdict, LibraryItem, PeerInfo, RoomInfo } from '../../shared/api.js'
-import type { CatalogItem as CoreCatalogItem } from '../../shared/catalog.js'
+import type { CatalogItem as CoreCatalogItem } from '../../shared/catalog/records.js'
 import { bytesToHex } from '../../shared/link.js'
 import { modelDisk } from '../core/disk.js'
 import type { Grove } from '../core/grove.js'

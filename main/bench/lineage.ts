@@ -1,4 +1,4 @@
-// `npm run bench:lineage`: the catalog and lineage logic (shared/catalog.ts, shared/lineage.ts)
+// `npm run bench:lineage`: the catalog and lineage logic (shared/catalog/, shared/lineage/)
 // on a generated swarm, against the target "a lineage query under 50 ms at 10,000 models".
 //
 // A seeded PRNG generates 10,000 models with random lineage: base models, finetunes,
@@ -12,8 +12,11 @@
 //
 // Options: --models N (10000), --peers N (20), --queries N (1000), --seed N (1), --json.
 import os from 'node:os'
-import { Catalog, toCatalogMessages, keyLink, type CatalogEntry, type CatalogFilter } from '../../shared/catalog.js'
-import { lineageOf } from '../../shared/lineage.js'
+import { keyLink } from '../../shared/catalog/link-keys.js'
+import type { CatalogFilter } from '../../shared/catalog/search.js'
+import { Catalog } from '../../shared/catalog/store.js'
+import { toCatalogMessages, type CatalogEntry } from '../../shared/catalog/wire.js'
+import { lineageOf } from '../../shared/lineage/graph.js'
 import type { ParentRef, Relation } from '../../shared/manifest.js'
 
 const TARGET_MS = 50

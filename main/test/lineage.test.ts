@@ -1,20 +1,20 @@
-// The swarm catalog (shared/catalog.ts) and the lineage graph (shared/lineage.ts): pure logic,
+// The swarm catalog (shared/catalog/) and the lineage graph (shared/lineage/): pure logic,
 // no networking. Timings are printed, never asserted.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { keyLink, linkKey } from '../../shared/catalog/link-keys.js'
+import { Catalog } from '../../shared/catalog/store.js'
 import {
-  Catalog,
   CatalogEntry,
   CatalogMessage,
   MAX_CATALOG_ENTRIES_PER_MESSAGE,
   catalogEntryFromManifest,
-  keyLink,
-  linkKey,
   type CatalogEntry as CatalogEntryType
-} from '../../shared/catalog.js'
+} from '../../shared/catalog/wire.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import type { Manifest, ParentRef } from '../../shared/manifest.js'
-import { lineageOf, parentsOf, type LineageEdge, type LineageGraph } from '../../shared/lineage.js'
+import { lineageOf, type LineageGraph } from '../../shared/lineage/graph.js'
+import { parentsOf, type LineageEdge } from '../../shared/lineage/parents.js'
 
 const PUBLISHER = 'f'.repeat(64)
 const CREATED = '2025-01-01T00:00:00.000Z'

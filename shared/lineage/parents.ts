@@ -1,10 +1,10 @@
-// The lineage graph of a model: its ancestors and descendants as known in the swarm catalog.
-// Pure TypeScript (no node:*), shared by `grove lineage`, the API and the renderer.
+// A model's parent edges, reconciled from its three lineage sources and checked. Pure
+// TypeScript (no node:*); graph.ts walks these edges transitively.
 //
-// Node ids: a catalog model is named by its canonical link (`grove://<z-base-32 key>`). A parent
-// that is not in the catalog keeps the id it was named by: its link, `sha256:<hex>` when the
-// manifest names it only by weights hash, or `name:<name key>` when only a GGUF/card names it.
-// Such nodes carry `missing: true`.
+// An edge points at a catalog model, named by its canonical link (`grove://<z-base-32 key>`), or
+// at a parent that is not in the catalog, which keeps the id it was named by: its link,
+// `sha256:<hex>` when the manifest names it only by weights hash, or `name:<name key>` when only
+// a GGUF/card names it.
 //
 // Reconciliation of the three lineage sources of a child model:
 // 1. The manifest `parents` are primary. A ref with a link points at that drive; a ref with only a
@@ -36,33 +36,17 @@
 //    parent-unknown, hash-differs, no-parent-hash, parent-relayed, child-relayed, name-only,
 //    ambiguous-name.
 // 4. A parent that is the child itself (same drive key, or for a hash-only ref the same weights
-//    hash) is dropped from the graph and reported as a `self-parent` problem. Cycles do not stop
-//    traversal from terminating (every node is visited once) and each is reported as a `cycle`.
-//    Dangling parents are kept as missing nodes and reported. Problems are listed only when every
-//    node they name is in the graph.
-import type { ModelKind, ParentRef, Relation } from './manifest.js'
-import { keyLink, linkKey, type Catalog, type CatalogRecord, type CatalogSource, type LineageClaim } from './catalog.js'
+//    hash) is dropped and reported as a `self-parent` problem. A parent that is not in the
+//    catalog is kept as a missing target and reported as a `dangling-parent`.
+import type { LineageClaim } from '../catalog/claims.js'
+import { keyLink, linkKey } from '../catalog/link-keys.js'
+import type { CatalogRecord } from '../catalog/records.js'
+import type { Catalog } from '../catalog/store.js'
+import type { ParentRef, Relation } from '../manifest.js'
 
 export type ClaimSource = 'manifest' | 'gguf' | 'card'
 export type EdgeReason = 'parent-unknown' | 'hash-differs' | 'no-parent-hash' | 'parent-relayed' | 'child-relayed' | 'name-only' | 'ambiguous-name'
-export type NodeRole = 'root' | 'ancestor' | 'descendant' | 'both'
 export type ProblemKind = 'self-parent' | 'cycle' | 'dangling-parent' | 'hash-mismatch' | 'relation-conflict' | 'unmatched-claim' | 'ambiguous-name'
-
-export interface LineageNode {
-  /** Canonical link, or `sha256:<hex>` / `name:<key>` for a parent known only that way. */
-  link: string
-  name: string
-  kind: ModelKind | null
-  sha256: string | null
-  size?: number
-  seeders: number
-  local: boolean
-  /** Where the summary came from; absent for missing nodes. */
-  source?: CatalogSource
-  /** A parent that is not in the catalog. */
-  missing?: true
-  role: NodeRole
-}
 
 export interface LineageEdge {
   parent: string
@@ -86,40 +70,25 @@ export interface LineageProblem {
   detail: string
 }
 
-export interface LineageGraph {
-  root: string
-  nodes: LineageNode[]
-  edges: LineageEdge[]
-  problems: LineageProblem[]
-  /** maxDepth or maxNodes cut the graph short. */
-  truncated: boolean
-}
-
-export interface LineageOptions {
-  /** Generations followed up and down (default 32). */
-  maxDepth?: number
-  /** Most nodes in the result (default 2000). */
-  maxNodes?: number
+export interface ParentOptions {
   /**
    * Also require the child's own summary to be read from its drive for an edge to be verified
-   * (default false: the rule above). A relayed child summary is written by whoever relays it,
+   * (default false: rule 3 above). A relayed child summary is written by whoever relays it,
    * so with this on, no peer can make an edge look verified by inventing a child's parents.
    */
   requireChildFromDrive?: boolean
 }
 
-export const DEFAULT_LINEAGE_MAX_DEPTH = 32
-export const DEFAULT_LINEAGE_MAX_NODES = 2000
-const MAX_PROBLEMS = 200
-const MAX_CYCLES = 20
 const ANCESTOR_CHECK_LIMIT = 256
 
-type Target =
+/** What an edge points at: a catalog model, or a parent known only by link, weights hash or name. */
+export type LineageTarget =
   | { kind: 'known'; id: string; rec: CatalogRecord }
   | { kind: 'missing'; id: string; name: string; sha256: string | null }
 
-interface DraftEdge {
-  target: Target
+/** An edge while it is being reconciled; `toLineageEdge` gives its public form. */
+export interface DraftEdge {
+  target: LineageTarget
   relation: Relation
   /** The source the relation came from; a manifest relation is never overridden. */
   relationFrom: ClaimSource | 'inferred'
@@ -131,7 +100,7 @@ interface DraftEdge {
   claimedNames: string[]
 }
 
-interface Resolved {
+export interface ResolvedParents {
   edges: DraftEdge[]
   problems: LineageProblem[]
 }
@@ -140,7 +109,7 @@ type ClaimMatch =
   | { kind: 'self' }
   | { kind: 'known'; rec: CatalogRecord; by: 'link' | 'name' }
   | { kind: 'ambiguous'; id: string; key: string }
-  | { kind: 'none'; target: Target }
+  | { kind: 'none'; target: LineageTarget }
 
 interface NameCandidates {
   /** Up to 3 distinct weights hashes among the models with this name, with their counts. */
@@ -153,9 +122,9 @@ interface NameCandidates {
 }
 
 /** Resolves the parent edges of catalog records; caches per query (catalogs change between queries). */
-class Resolver {
+export class ParentResolver {
   readonly #catalog: Catalog
-  readonly #cache = new Map<string, Resolved>()
+  readonly #cache = new Map<string, ResolvedParents>()
   readonly #names = new Map<string, NameCandidates>()
   readonly #ancestors = new Map<string, Set<string>>()
 
@@ -166,7 +135,7 @@ class Resolver {
     this.#strictChild = strictChild
   }
 
-  resolve(child: CatalogRecord): Resolved {
+  resolve(child: CatalogRecord): ResolvedParents {
     const cached = this.#cache.get(child.key)
     if (cached) return cached
     const result = this.#resolve(child)
@@ -184,7 +153,7 @@ class Resolver {
     return best
   }
 
-  #resolve(child: CatalogRecord): Resolved {
+  #resolve(child: CatalogRecord): ResolvedParents {
     const edges = new Map<string, DraftEdge>()
     const problems: LineageProblem[] = []
 
@@ -266,7 +235,7 @@ class Resolver {
         continue
       }
       for (const { claim, match } of leftovers) {
-        const target: Target =
+        const target: LineageTarget =
           match.kind === 'known'
             ? { kind: 'known', id: match.rec.link, rec: match.rec }
             : match.kind === 'ambiguous'
@@ -334,7 +303,7 @@ class Resolver {
     }
   }
 
-  #manifestTarget(ref: ParentRef, key: string | undefined, child: CatalogRecord): Target | 'self' {
+  #manifestTarget(ref: ParentRef, key: string | undefined, child: CatalogRecord): LineageTarget | 'self' {
     if (key !== undefined) {
       if (key === child.key) return 'self'
       const rec = this.#catalog.recordByKey(key)
@@ -428,7 +397,7 @@ function short(hex: string): string {
   return hex.slice(0, 12) + '…'
 }
 
-function checkRef(ref: ParentRef, target: Target, strictChild?: CatalogRecord): { verified: boolean; reason?: EdgeReason; detail?: string } {
+function checkRef(ref: ParentRef, target: LineageTarget, strictChild?: CatalogRecord): { verified: boolean; reason?: EdgeReason; detail?: string } {
   if (target.kind === 'missing') {
     return {
       verified: false,
@@ -456,161 +425,18 @@ function checkRef(ref: ParentRef, target: Target, strictChild?: CatalogRecord): 
   return { verified: true }
 }
 
-interface NodeState {
-  target: Target
-  root: boolean
-  ancestor: boolean
-  descendant: boolean
-}
-
-function clampInt(value: number, min: number, max: number): number {
-  if (!Number.isFinite(value)) return max
-  return Math.min(max, Math.max(min, Math.floor(value)))
-}
-
-function rootTarget(catalog: Catalog, resolver: Resolver, link: string): Target {
-  const shaMatch = /^sha256:([0-9a-f]{64})$/i.exec(link.trim())
-  if (shaMatch?.[1] !== undefined) {
-    const sha = shaMatch[1].toLowerCase()
-    const rec = resolver.bestBySha(sha)
-    return rec ? { kind: 'known', id: rec.link, rec } : { kind: 'missing', id: `sha256:${sha}`, name: '', sha256: sha }
-  }
-  const key = linkKey(link) // throws BAD_LINK
-  const rec = catalog.recordByKey(key)
-  return rec ? { kind: 'known', id: rec.link, rec } : { kind: 'missing', id: keyLink(key), name: '', sha256: null }
-}
-
 /** The direct parent edges of one model (for `grove info`). */
-export function parentsOf(catalog: Catalog, link: string, options: Pick<LineageOptions, 'requireChildFromDrive'> = {}): { edges: LineageEdge[]; problems: LineageProblem[] } {
+export function parentsOf(catalog: Catalog, link: string, options: ParentOptions = {}): { edges: LineageEdge[]; problems: LineageProblem[] } {
   const rec = catalog.recordByKey(linkKey(link))
   if (!rec) return { edges: [], problems: [] }
-  const resolved = new Resolver(catalog, options.requireChildFromDrive === true).resolve(rec)
-  return { edges: resolved.edges.map((e) => toEdge(e, rec)), problems: resolved.problems }
-}
-
-/**
- * Ancestors and descendants of `link` (a grove:// link, or `sha256:<hex>`), transitively, as far
- * as the catalog knows them. Never throws for graph problems; throws BAD_LINK for a bad link.
- */
-export function lineageOf(catalog: Catalog, link: string, options: LineageOptions = {}): LineageGraph {
-  const maxDepth = clampInt(options.maxDepth ?? DEFAULT_LINEAGE_MAX_DEPTH, 0, 10_000)
-  const maxNodes = clampInt(options.maxNodes ?? DEFAULT_LINEAGE_MAX_NODES, 1, 1_000_000)
-  const resolver = new Resolver(catalog, options.requireChildFromDrive === true)
-  const root = rootTarget(catalog, resolver, link)
-  const nodes = new Map<string, NodeState>()
-  const rootState: NodeState = { target: root, root: true, ancestor: false, descendant: false }
-  nodes.set(root.id, rootState)
-  let truncated = false
-
-  // Ancestors.
-  const up: [NodeState, number][] = [[rootState, 0]]
-  for (let i = 0; i < up.length; i++) {
-    const item = up[i]
-    if (!item) break
-    const [state, depth] = item
-    if (state.target.kind !== 'known') continue
-    const edges = resolver.resolve(state.target.rec).edges
-    if (depth >= maxDepth) {
-      if (edges.some((e) => !nodes.has(e.target.id))) truncated = true
-      continue
-    }
-    for (const edge of edges) {
-      let next = nodes.get(edge.target.id)
-      if (!next) {
-        if (nodes.size >= maxNodes) {
-          truncated = true
-          continue
-        }
-        next = { target: edge.target, root: false, ancestor: false, descendant: false }
-        nodes.set(edge.target.id, next)
-        up.push([next, depth + 1])
-      }
-      if (!next.root) next.ancestor = true
-    }
-  }
-
-  // Descendants.
-  const down: [NodeState, number][] = [[rootState, 0]]
-  let full = false
-  for (let i = 0; i < down.length && !full; i++) {
-    const item = down[i]
-    if (!item) break
-    const [state, depth] = item
-    const parentId = state.target.id
-    for (const child of childCandidates(catalog, state.target)) {
-      if (child.link === parentId || nodes.get(child.link)?.descendant === true) continue // seen (candidates repeat)
-      if (!resolver.resolve(child).edges.some((e) => e.target.id === parentId)) continue
-      let next = nodes.get(child.link)
-      if (!next) {
-        if (depth >= maxDepth || nodes.size >= maxNodes) {
-          truncated = true
-          full = nodes.size >= maxNodes
-          if (full) break
-          continue
-        }
-        next = { target: { kind: 'known', id: child.link, rec: child }, root: false, ancestor: false, descendant: false }
-        nodes.set(child.link, next)
-        down.push([next, depth + 1])
-      } else if (!next.descendant && !next.root) {
-        down.push([next, depth + 1])
-      }
-      if (!next.root) next.descendant = true
-    }
-  }
-
-  // Edges among the nodes, and problems about them.
-  const edges: LineageEdge[] = []
-  const problems: LineageProblem[] = []
-  for (const state of nodes.values()) {
-    if (state.target.kind !== 'known') continue
-    const rec = state.target.rec
-    const resolved = resolver.resolve(rec)
-    for (const e of resolved.edges) if (nodes.has(e.target.id)) edges.push(toEdge(e, rec))
-    for (const p of resolved.problems) {
-      if (problems.length < MAX_PROBLEMS && p.nodes.every((id) => nodes.has(id))) problems.push(p)
-    }
-  }
-  for (const cycle of findCycles(nodes.keys(), edges)) {
-    if (problems.length >= MAX_PROBLEMS) break
-    problems.push({ kind: 'cycle', nodes: cycle, detail: `lineage cycle: ${[...cycle, cycle[0] ?? ''].join(' → ')}` })
-  }
-
-  return {
-    root: root.id,
-    nodes: [...nodes.values()].map(toNode),
-    edges,
-    problems,
-    truncated
-  }
-}
-
-/** Records that may name `target` as a parent (by key, by hash, by name); the same record may come twice. */
-function* childCandidates(catalog: Catalog, target: Target): Generator<CatalogRecord> {
-  let key: string | undefined
-  let sha: string | null
-  let names: readonly string[] = []
-  if (target.kind === 'known') {
-    key = target.rec.key
-    sha = target.rec.entry.sha256
-    names = target.rec.nameKeys
-  } else {
-    sha = target.sha256
-    if (target.id.startsWith('grove://')) {
-      try {
-        key = linkKey(target.id)
-      } catch {
-        key = undefined
-      }
-    }
-  }
-  if (key !== undefined) yield* catalog.childrenByParentKey(key)
-  if (sha !== null) yield* catalog.childrenByParentSha256(sha)
-  for (const n of names) yield* catalog.childrenByClaimedName(n)
+  const resolved = new ParentResolver(catalog, options.requireChildFromDrive === true).resolve(rec)
+  return { edges: resolved.edges.map((e) => toLineageEdge(e, rec)), problems: resolved.problems }
 }
 
 const SOURCE_ORDER: readonly ClaimSource[] = ['manifest', 'card', 'gguf']
 
-function toEdge(e: DraftEdge, child: CatalogRecord): LineageEdge {
+/** The public form of a reconciled edge of `child`. */
+export function toLineageEdge(e: DraftEdge, child: CatalogRecord): LineageEdge {
   const edge: LineageEdge = {
     parent: e.target.id,
     child: child.link,
@@ -623,54 +449,4 @@ function toEdge(e: DraftEdge, child: CatalogRecord): LineageEdge {
   if (e.conflict.length > 0) edge.conflict = e.conflict.map((c) => ({ ...c }))
   if (e.claimedNames.length > 0) edge.claimedNames = [...e.claimedNames]
   return edge
-}
-
-function toNode(state: NodeState): LineageNode {
-  const role: NodeRole = state.root ? 'root' : state.ancestor && state.descendant ? 'both' : state.ancestor ? 'ancestor' : 'descendant'
-  const t = state.target
-  if (t.kind === 'missing') {
-    return { link: t.id, name: t.name, kind: null, sha256: t.sha256, seeders: 0, local: false, missing: true, role }
-  }
-  const e = t.rec.entry
-  return { link: t.id, name: e.name, kind: e.kind, sha256: e.sha256, size: e.size, seeders: t.rec.seeders, local: t.rec.local, source: t.rec.source, role }
-}
-
-/** Elementary cycles found by a depth-first search (one per back edge, at most MAX_CYCLES). */
-function findCycles(ids: Iterable<string>, edges: readonly LineageEdge[]): string[][] {
-  const adjacency = new Map<string, string[]>()
-  for (const e of edges) {
-    let list = adjacency.get(e.parent)
-    if (!list) adjacency.set(e.parent, (list = []))
-    list.push(e.child)
-  }
-  const color = new Map<string, 1 | 2>() // 1: on the stack, 2: done
-  const cycles: string[][] = []
-  for (const start of ids) {
-    if (color.has(start) || cycles.length >= MAX_CYCLES) continue
-    const stack: { id: string; next: number }[] = [{ id: start, next: 0 }]
-    const position = new Map<string, number>([[start, 0]])
-    color.set(start, 1)
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]
-      if (!top) break
-      const children = adjacency.get(top.id) ?? []
-      const child = children[top.next++]
-      if (child === undefined) {
-        color.set(top.id, 2)
-        position.delete(top.id)
-        stack.pop()
-        continue
-      }
-      const c = color.get(child)
-      if (c === undefined) {
-        color.set(child, 1)
-        position.set(child, stack.length)
-        stack.push({ id: child, next: 0 })
-      } else if (c === 1 && cycles.length < MAX_CYCLES) {
-        const from = position.get(child) ?? 0
-        cycles.push(stack.slice(from).map((s) => s.id))
-      }
-    }
-  }
-  return cycles
 }
