@@ -25,13 +25,7 @@ const layers = [
   { target: 'renderer', from: 'main', message: 'renderer/ talks to main/ only through the API client.' },
   { target: 'main', from: 'renderer', message: 'main/ must not import renderer/.' },
   { target: 'main/core', from: ['main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/core is what the API, server, CLI and Electron shell are built on; it must not import them.' },
-  { target: 'main/api', from: ['main/server', 'main/cli', 'main/electron'], message: 'main/api is carried by the server, CLI and Electron shell; it must not import them.' },
-  {
-    // TODO(core-restructure): remove with shared/catalog.ts once main/core imports shared/catalog/*.
-    target: ['shared/**', 'renderer/**', 'e2e/**', 'main/!(core)/**', 'main/core/!(grove|rooms).ts'],
-    from: 'shared/catalog.ts',
-    message: 'shared/catalog.ts only bridges main/core during its restructuring; import the module you need from shared/catalog/.'
-  }
+  { target: 'main/api', from: ['main/server', 'main/cli', 'main/electron'], message: 'main/api is carried by the server, CLI and Electron shell; it must not import them.' }
 ]
 
 export default tseslint.config(

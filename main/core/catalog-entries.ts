@@ -1,6 +1,6 @@
 // What a model drive says about itself (its signed manifest and its card's lineage and licence),
 // as the catalog entry peers exchange.
-import { catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog.js'
+import { catalogEntryFromManifest, type CatalogEntry } from '../../shared/catalog/wire.js'
 import type { Manifest } from '../../shared/manifest.js'
 import type { CardFacts } from './library.js'
 

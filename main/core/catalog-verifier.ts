@@ -3,7 +3,7 @@
 // connections we already have. Only these drive-read summaries can make a lineage edge
 // "verified". Bounded: a few at a time, a cap on how many drives one process looks at.
 import type Hyperdrive from 'hyperdrive'
-import type { Catalog } from '../../shared/catalog.js'
+import type { Catalog } from '../../shared/catalog/store.js'
 import { GroveError } from '../../shared/errors.js'
 import { parseLink } from '../../shared/link.js'
 import { entryFromDrive } from './catalog-entries.js'

@@ -2,7 +2,8 @@
 // its own manifest and the card facts recorded when it came in. Peers in our rooms are told
 // these (rooms.ts); nothing here reads from a peer.
 import { firstLine } from '../../shared/errors.js'
-import type { Catalog, CatalogEntry } from '../../shared/catalog.js'
+import type { Catalog } from '../../shared/catalog/store.js'
+import type { CatalogEntry } from '../../shared/catalog/wire.js'
 import { entryFromDrive } from './catalog-entries.js'
 import { cardFactsOf, type CardFacts, type Library, type LibraryEntry } from './library.js'
 import type { ModelDrives } from './model-drives.js'
