@@ -77,11 +77,20 @@ export class CatalogVerifier {
   }
 
   private async verify(link: string): Promise<void> {
-    const drive = await this.options.openDrive(parseLink(link).keyHex)
-    const deadline = Date.now() + TIMEOUT_MS
-    const manifest = await readDriveManifest(drive, link, deadline, this.stopper.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
-    const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: this.stopper.signal })
-    const entry = entryFromDrive(link, manifest, cardFactsOf(card))
-    if (entry && !this.stopper.signal.aborted) this.options.catalog.addFromDrive(entry)
+    // A signal of its own, tied to stop(): the reads wait on it several times at once, and four
+    // verifications sharing one signal went past Node's 10-listener warning.
+    const own = new AbortController()
+    const stop = () => own.abort()
+    this.stopper.signal.addEventListener('abort', stop, { once: true })
+    try {
+      const drive = await this.options.openDrive(parseLink(link).keyHex)
+      const deadline = Date.now() + TIMEOUT_MS
+      const manifest = await readDriveManifest(drive, link, deadline, own.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
+      const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: own.signal })
+      const entry = entryFromDrive(link, manifest, cardFactsOf(card))
+      if (entry && !own.signal.aborted) this.options.catalog.addFromDrive(entry)
+    } finally {
+      this.stopper.signal.removeEventListener('abort', stop)
+    }
   }
 }

@@ -22,7 +22,7 @@ async function probe(request: ProbeRequest): Promise<ProbeReply> {
 
 /** Why llama.cpp refuses to open the model, or null when it opens it. */
 async function openWithLlamaCpp(llamaCpp: typeof import('node-llama-cpp'), request: ProbeRequest): Promise<string | null> {
-  const { NativeLog } = await import('../inference/native-log.js')
+  const { NativeLog } = await import('../llama/native-log.js')
   const log = new NativeLog()
   const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', logLevel: llamaCpp.LlamaLogLevel.warn, logger: log.logger })
   const mark = log.mark()

@@ -21,7 +21,7 @@ import { sha256File } from '../core/sha256.js'
 import { checkAdapter } from './compat.js'
 import { displayName, readCheckedGguf, type CheckedGguf } from './files.js'
 import { assertFits, estimateFit, memoryState } from './fit.js'
-import { NativeLog } from './native-log.js'
+import { NativeLog } from '../llama/native-log.js'
 import {
   LoadSpec,
   SamplingOptions,

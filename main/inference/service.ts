@@ -20,6 +20,7 @@ import {
   type WorkerRequest
 } from './protocol.js'
 import { fileURLToPath } from 'node:url'
+import { nativeCrashReason } from '../process/crash-reason.js'
 import { forkSpawner, type WorkerExit, type WorkerHandle, type WorkerSpawner } from '../process/spawn.js'
 
 export interface InferenceServiceOptions {
@@ -347,15 +348,4 @@ function crashError(exit: WorkerExit, what: string, stderr: string): GroveError 
     `The inference process ${how} while ${what}${reason ? `: ${reason}` : ''}. ` +
       'If this file is broken or hostile, that is where it stopped; Grove is still running and the next request starts a fresh inference process'
   )
-}
-
-/** The line llama.cpp (or Node) printed as it died: an assertion, an abort, an uncaught error. */
-export function nativeCrashReason(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
-  const patterns = [/GGML_ASSERT|GGML_ABORT|ggml_abort/, /terminate called|what\(\):|Segmentation fault|Aborted|out of memory|std::bad_alloc/i, /^\w*Error: /]
-  for (const pattern of patterns) {
-    const line = lines.findLast((l) => pattern.test(l))
-    if (line) return line.replace(/^.*?\/(llama\.cpp|ggml)\/[^\s:]*:\d+: /, '').slice(0, 300)
-  }
-  return undefined
 }

@@ -10,10 +10,10 @@ import { GgmlType, type GgufFileInfo, type GgufTensorInfo } from 'node-llama-cpp
 import { formatLink } from '../../shared/link.js'
 import { adapterKindProblem, adapterShapeProblems, architectureProblem } from '../inference/compat.js'
 import { describeFit, judgeFit, type FitNeeds, type MemoryState } from '../inference/fit.js'
-import { cleanNativeMessage } from '../inference/native-log.js'
+import { cleanNativeMessage } from '../llama/native-log.js'
 import { LoadSpec, WorkerMessage, WorkerRequest } from '../inference/protocol.js'
 import { parseAdapterArg, resolveLoadSpec, resolveTarget } from '../inference/resolve.js'
-import { nativeCrashReason } from '../inference/service.js'
+import { nativeCrashReason } from '../process/crash-reason.js'
 import { defaultThreads, physicalCores } from '../inference/threads.js'
 import { Harness } from '../testing/harness.js'
 
