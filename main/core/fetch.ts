@@ -102,9 +102,9 @@ async function fetchOnce(ctx: FetchContext, linkText: string, opts: FetchOptions
   let blob: BlobId
   try {
     manifest = await readRemoteManifest(ctx, drive, link, deadline, opts.signal)
-    // Read (and its entry checked) now: a drive whose card lies is refused before any weights come.
-    card = await readDriveCard(drive, link, deadline, { signal: opts.signal })
-    blob = await weightsBlob(drive, weightsFile(manifest), link, deadline, opts.signal)
+    // The card is read (and its entry checked) now: a drive whose card lies is refused before any
+    // weights come. Both at once: each is a round trip or two to the peers.
+    ;[card, blob] = await Promise.all([readDriveCard(drive, link, deadline, { signal: opts.signal }), weightsBlob(drive, weightsFile(manifest), link, deadline, opts.signal)])
     opts.beforeWeights?.(manifest)
   } catch (err) {
     // Nothing worth keeping yet: forget the link rather than look it up forever.

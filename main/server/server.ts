@@ -19,13 +19,12 @@ import { registerEventsRoute } from './events-route.js'
 import { setResponseDefaults } from './headers.js'
 import { registerOpenAIRoutes } from './openai-route.js'
 import { DEFAULT_STATIC_DIR, staticUi } from './static-ui.js'
+import { DEFAULT_HOST, DEFAULT_PORT } from './listen-defaults.js'
 
 export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from './headers.js'
 export { MAX_CALL_BODY_BYTES } from './api-routes.js'
 export { statusOf } from './replies.js'
 
-export const DEFAULT_HOST = '127.0.0.1'
-export const DEFAULT_PORT = 7420
 /** Busy connections (a streaming /v1 answer) get this long after close() before they are cut. */
 const CLOSE_GRACE_MS = 2000
 

@@ -6,12 +6,11 @@
 // is emptied, then the server, the API, inference and Grove close in that order.
 import type { Command } from 'commander'
 import { GroveError } from '../../../shared/errors.js'
-import { GroveApi } from '../../api/api.js'
-import { createOpenAIHandler, libraryModelSource, type ModelSource } from '../../inference/openai.js'
-import { GenerationScheduler } from '../../inference/scheduler.js'
-import { InferenceService } from '../../inference/service.js'
-import { DEFAULT_HOST, DEFAULT_PORT, GroveServer } from '../../server/server.js'
+import type { GroveApi } from '../../api/api.js'
+import type { ModelSource } from '../../inference/openai.js'
 import { isLoopbackHost } from '../../server/access.js'
+import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/listen-defaults.js'
+import type { GroveServer } from '../../server/server.js'
 import type { CommandContext } from '../context.js'
 import { collect } from './share.js'
 
@@ -48,6 +47,14 @@ export function registerServe(program: Command, context: () => CommandContext): 
       for (const name of flags.allowHost) {
         if (!/^[a-z0-9.-]{1,253}$/i.test(name)) throw new GroveError('BAD_INPUT', `--allow-host takes a host name without a port: "${name.slice(0, 80)}"`)
       }
+      // Loaded here, not with the command line: every other command would pay for the HTTP framework.
+      const [{ GroveApi }, { createOpenAIHandler, libraryModelSource }, { GenerationScheduler }, { InferenceService }, { GroveServer }] = await Promise.all([
+        import('../../api/api.js'),
+        import('../../inference/openai.js'),
+        import('../../inference/scheduler.js'),
+        import('../../inference/service.js'),
+        import('../../server/server.js')
+      ])
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         await grove.seedLibrary()
         const inference = new InferenceService({ gpu: flags.cpu ? false : 'auto' })
