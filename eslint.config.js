@@ -24,12 +24,13 @@ const layers = [
   { target: 'shared', from: ['main', 'renderer'], message: 'shared/ is imported by main/ and renderer/, never the other way.' },
   { target: 'renderer', from: 'main', message: 'renderer/ talks to main/ only through the API client.' },
   { target: 'main', from: 'renderer', message: 'main/ must not import renderer/.' },
-  // Inside main/, from the bottom up: process, llama ← gguf ← core ← inference ← api ← server ← cli, electron.
-  { target: ['main/process', 'main/llama'], from: ['main/gguf', 'main/core', 'main/inference', 'main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/process and main/llama are the bottom layer; they import no other part of main/.' },
-  { target: 'main/gguf', from: ['main/core', 'main/inference', 'main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/gguf reads files; it must not import the core, inference or anything above them.' },
-  { target: 'main/core', from: ['main/inference', 'main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/core is what inference, the API, server, CLI and Electron shell are built on; it must not import them.' },
-  { target: 'main/inference', from: ['main/api', 'main/server', 'main/cli', 'main/electron'], message: 'main/inference is used by the API and its transports; it must not import them.' },
-  { target: 'main/api', from: ['main/server', 'main/cli', 'main/electron'], message: 'main/api is carried by the server, CLI and Electron shell; it must not import them.' },
+  // Inside main/, from the bottom up: process, llama ← gguf ← core ← inference ← api ← service, server ← cli, electron.
+  { target: ['main/process', 'main/llama'], from: ['main/gguf', 'main/core', 'main/inference', 'main/api', 'main/service', 'main/server', 'main/cli', 'main/electron'], message: 'main/process and main/llama are the bottom layer; they import no other part of main/.' },
+  { target: 'main/gguf', from: ['main/core', 'main/inference', 'main/api', 'main/service', 'main/server', 'main/cli', 'main/electron'], message: 'main/gguf reads files; it must not import the core, inference or anything above them.' },
+  { target: 'main/core', from: ['main/inference', 'main/api', 'main/service', 'main/server', 'main/cli', 'main/electron'], message: 'main/core is what inference, the API, server, CLI and Electron shell are built on; it must not import them.' },
+  { target: 'main/inference', from: ['main/api', 'main/service', 'main/server', 'main/cli', 'main/electron'], message: 'main/inference is used by the API and its transports; it must not import them.' },
+  { target: 'main/api', from: ['main/service', 'main/server', 'main/cli', 'main/electron'], message: 'main/api is carried by the control channel, server, CLI and Electron shell; it must not import them.' },
+  { target: 'main/service', from: ['main/server', 'main/cli', 'main/electron'], message: 'main/service (the home\'s control channel) carries the API; it must not import the HTTP server, the CLI or the Electron shell.' },
   { target: 'main/server', from: ['main/cli', 'main/electron'], message: 'main/server is started by the CLI; it must not import the CLI or the Electron shell.' }
 ]
 

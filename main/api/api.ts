@@ -409,8 +409,11 @@ export class GroveApi implements GroveClient {
   private watchGrove(): void {
     const grove = this.grove
     const onCatalog = () => this.catalogChanged()
+    // The library changes under the API too: commands the service runs for the command line share and fetch.
+    const onLibrary = () => this.libraryChanged()
     grove.events.on('catalog', onCatalog)
-    this.cleanups.push(() => grove.events.off('catalog', onCatalog), () => this.catalogChanged.cancel(), () => this.libraryChanged.cancel())
+    grove.events.on('library', onLibrary)
+    this.cleanups.push(() => grove.events.off('catalog', onCatalog), () => grove.events.off('library', onLibrary), () => this.catalogChanged.cancel(), () => this.libraryChanged.cancel())
     if (!grove.hasNetwork) return
     const onPeers = () => this.peersChanged()
     grove.swarm.events.on('peers', onPeers)
@@ -500,7 +503,7 @@ function safeKeyHex(link: string): string | undefined {
 }
 
 let cachedVersion: string | undefined
-function packageVersion(): string {
+export function packageVersion(): string {
   if (cachedVersion !== undefined) return cachedVersion
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown }

@@ -3,44 +3,53 @@
 // out is inert (./terminal-text.ts): commands escape each name, licence or message from a
 // peer or a file with inertLine so it stays on its line, and everything written here passes
 // through inertText or inertJson once more, so nothing forgotten can drive the terminal.
+import { Writable } from 'node:stream'
 import cliProgress from 'cli-progress'
+import type { CommandIO } from './context.js'
 import { inertJson, inertLine, inertText } from './terminal-text.js'
 
 export interface OutputOptions {
   json: boolean
+  io: CommandIO
 }
 
 export class Output {
   readonly json: boolean
-  private readonly interactive = Boolean(process.stderr.isTTY)
+  private readonly io: CommandIO
 
   constructor(opts: OutputOptions) {
     this.json = opts.json
+    this.io = opts.io
+  }
+
+  /** Text as it comes (generated tokens), made inert; nothing is added. */
+  write(text: string): void {
+    this.io.stdout(inertText(text))
   }
 
   /** The command's result: JSON on stdout with --json, else the human text. */
   result(value: unknown, human: string | (() => string)): void {
-    if (this.json) process.stdout.write(inertJson(value) + '\n')
-    else process.stdout.write(inertText(typeof human === 'function' ? human() : human) + '\n')
+    if (this.json) this.io.stdout(inertJson(value) + '\n')
+    else this.io.stdout(inertText(typeof human === 'function' ? human() : human) + '\n')
   }
 
   /** A JSON line with --json (progress and events); nothing otherwise. */
   event(value: Record<string, unknown>): void {
-    if (this.json) process.stdout.write(inertJson(value) + '\n')
+    if (this.json) this.io.stdout(inertJson(value) + '\n')
   }
 
   /** Human status text on stderr (never mixed into --json output). */
   info(text: string): void {
-    if (!this.json) process.stderr.write(inertText(text) + '\n')
+    if (!this.json) this.io.stderr(inertText(text) + '\n')
   }
 
   /** A byte-progress bar on a terminal; a no-op in --json mode or without a TTY. */
   bar(label: string, total: number): ProgressBar {
-    if (this.json || !this.interactive) return { update() {}, stop() {} }
+    if (this.json || !this.io.interactive) return { update() {}, stop() {} }
     const bar = new cliProgress.SingleBar(
       {
         format: `${inertLine(label)} |{bar}| {percentage}% {done}/{size} MB {speed} MB/s {extra}ETA {eta_formatted}`,
-        stream: process.stderr,
+        stream: terminalStream(this.io),
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 50
@@ -59,6 +68,17 @@ export class Output {
       }
     }
   }
+}
+
+/** The stream cli-progress draws on: stderr itself, or one that passes its output to a forwarding client's terminal. */
+function terminalStream(io: CommandIO): NodeJS.WritableStream {
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      io.stderr(chunk.toString())
+      done()
+    }
+  })
+  return Object.assign(stream, { isTTY: true, columns: io.columns ?? 80 })
 }
 
 export interface ProgressBar {

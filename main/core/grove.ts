@@ -321,10 +321,11 @@ export class Grove extends ReadyResource {
     await this.verifier?.idle(Math.max(0, end - Date.now()))
   }
 
-  /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim). */
+  /** Re-reads what we seed into the catalog and tells the rooms (after a share, fetch or reclaim), and whoever shows the library. */
   async refreshLocalCatalog(): Promise<void> {
     await this.localCatalog?.refresh()
     this.exchange?.broadcast()
+    this.events.emit('library')
   }
 
   private requireExchange(): CatalogExchange {

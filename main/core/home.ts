@@ -103,7 +103,13 @@ async function removeOldLockFile(home: HomeLayout): Promise<void> {
   await rm(home.lockFile, { force: true })
 }
 
-function isAlive(pid: number): boolean {
+/** The pid of the live process that holds this home, or null when none does. */
+export async function homeOwner(home: HomeLayout): Promise<number | null> {
+  const owner = Number((await readFile(home.pidFile, 'utf8').catch(() => '')).trim())
+  return owner > 0 && isAlive(owner) ? owner : null
+}
+
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -58,19 +58,20 @@ export class Harness {
    * run it under GNU time, which writes there the peak RSS (kB) of grove and every process it
    * started and waited for.
    */
-  spawnGrove(args: string[], opts: { env?: NodeJS.ProcessEnv; rssFile?: string } = {}): GroveProcess {
+  spawnGrove(args: string[], opts: { env?: NodeJS.ProcessEnv; rssFile?: string; stdin?: string; cwd?: string } = {}): GroveProcess {
     const command = opts.rssFile ? [GNU_TIME, '-o', opts.rssFile, '-f', '%M', process.execPath] : [process.execPath]
-    const child = spawn(command[0]!, [...command.slice(1), GROVE_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command[0]!, [...command.slice(1), GROVE_BIN, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin)
     const proc = new GroveProcess(child)
     this.onTeardown(() => proc.kill('SIGKILL'))
     return proc
   }
 
   /** Runs `grove <args>` to completion (bounded by `timeoutMs`); `measure`: also its peak RSS and wall time. */
-  async runGrove(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; measure?: boolean } = {}): Promise<GroveRun> {
+  async runGrove(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; measure?: boolean; stdin?: string; cwd?: string } = {}): Promise<GroveRun> {
     const rssFile = opts.measure ? join(await this.tmpDir('grove-rss-'), 'rss') : undefined
     const started = performance.now()
-    const proc = this.spawnGrove(args, { env: opts.env, rssFile })
+    const proc = this.spawnGrove(args, { env: opts.env, rssFile, stdin: opts.stdin, cwd: opts.cwd })
     const run = await proc.finished(opts.timeoutMs ?? 60_000)
     run.wallMs = performance.now() - started
     if (rssFile) run.peakRssBytes = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1)) * 1024

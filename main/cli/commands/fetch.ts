@@ -29,7 +29,7 @@ export function registerFetch(program: Command, context: () => CommandContext): 
         ctx.out.info(`Looking for peers of ${inertLine(link)}…`)
         const result = await grove.fetch(link, {
           timeoutMs,
-          outDir: flags.out,
+          outDir: flags.out === undefined ? undefined : ctx.path(flags.out),
           seed: flags.seed,
           signal,
           onEvent: (event) => {

@@ -50,10 +50,11 @@ export function registerLibrary(program: Command, context: () => CommandContext)
     .option('--timeout <seconds>', 'how long to wait for a peer when the link is not in the library', String(DEFAULT_FETCH_TIMEOUT_MS / 1000))
     .action(async (target: string, flags: { timeout?: string }) => {
       const ctx = context()
-      if (!isLink(target) && existsSync(target)) {
+      if (!isLink(target) && existsSync(ctx.path(target))) {
         // What the file says, and whether llama.cpp opens it; a malformed header is an error.
-        const { summary, problem } = await probeGguf(target)
-        const sha256 = await sha256File(target)
+        const file = ctx.path(target)
+        const { summary, problem } = await probeGguf(file)
+        const sha256 = await sha256File(file)
         const info = { file: target, sha256, size: summary.fileSize, name: summary.name ?? null, link: null, ...summary, loadable: problem === null, problem }
         ctx.out.result(info, () => describeFields({ ...info, problem: undefined }) + (problem ? `\nThis file cannot be loaded: ${inertLine(problem)}` : ''))
         return

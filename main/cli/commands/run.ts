@@ -2,13 +2,14 @@
 // LoRA adapters, through the inference worker. Streams the text to stdout as it comes; with
 // --json prints one object { text, tokens, timings: { loadMs, firstTokenMs, tokensPerSecond } }.
 // Needs no network and no home lock: it only reads the library index.
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { GroveError } from '../../../shared/errors.js'
 import type { GenerateInput, LoadInfo } from '../../inference/protocol.js'
 import { parseAdapterArg, resolveLoadSpec } from '../../inference/resolve.js'
 import { InferenceService, type GenerateResult } from '../../inference/service.js'
 import type { CommandContext } from '../context.js'
-import { inertLine, inertText } from '../terminal-text.js'
+import { inertLine } from '../terminal-text.js'
 import { collect } from './share.js'
 
 interface RunFlags {
@@ -55,9 +56,11 @@ export function registerRun(program: Command, context: () => CommandContext): vo
       const out = ctx.out
       const mode = flags.mode as (typeof MODES)[number]
       if (!(MODES as readonly string[]).includes(mode)) throw new GroveError('BAD_INPUT', `--mode must be one of ${MODES.join(', ')}`)
-      const prompt = flags.prompt === '-' ? await readStdin() : flags.prompt
+      const prompt = flags.prompt === '-' ? await ctx.readStdin() : flags.prompt
+      // A file named on the command line is the caller's: relative to its folder (the service's may differ).
+      const local = (target: string) => (existsSync(ctx.path(target)) ? ctx.path(target) : target)
       const spec = await resolveLoadSpec(
-        { model, adapters: flags.adapter.map(parseAdapterArg), home: ctx.options.home },
+        { model: local(model), adapters: flags.adapter.map(parseAdapterArg).map((a) => ({ ...a, target: local(a.target) })), home: ctx.options.home },
         {
           contextSize: int(flags.context, '--context', 16, 1 << 22),
           threads: int(flags.threads, '--threads', 1, 1024),
@@ -87,8 +90,13 @@ export function registerRun(program: Command, context: () => CommandContext): vo
         if (++signals > 1) process.exit(130)
         stop.abort()
       }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
+      // In the service, the client's Ctrl-C arrives as the command's signal; never the service's own.
+      const inService = ctx.inService
+      if (inService) inService.signal.addEventListener('abort', () => stop.abort(), { once: true })
+      else {
+        process.on('SIGINT', onSignal)
+        process.on('SIGTERM', onSignal)
+      }
       let streamed = false
       try {
         out.info(`Loading ${inertLine(spec.modelName ?? spec.modelPath)}${spec.adapters?.length ? ` with ${spec.adapters.length} adapter${spec.adapters.length > 1 ? 's' : ''}` : ''}…`)
@@ -101,11 +109,11 @@ export function registerRun(program: Command, context: () => CommandContext): vo
               if (out.json || text.length === 0) return
               streamed = true
               // Generated text is untrusted too: random or hostile weights emit any bytes.
-              process.stdout.write(inertText(text))
+              out.write(text)
             }
           }
         )
-        if (!out.json && streamed) process.stdout.write('\n')
+        if (!out.json && streamed) out.write('\n')
         if (out.json) out.result(toJson(result), '')
         out.info(describeResult(result))
       } finally {
@@ -171,8 +179,3 @@ function num(text: string | undefined, name: string, min: number, max: number): 
   return value
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}

@@ -12,6 +12,7 @@ import { isLoopbackHost } from '../../server/access.js'
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/listen-defaults.js'
 import type { GroveServer } from '../../server/server.js'
 import type { CommandContext } from '../context.js'
+import { GroveService } from '../service-host.js'
 import { collect } from './share.js'
 
 interface ServeFlags {
@@ -56,14 +57,18 @@ export function registerServe(program: Command, context: () => CommandContext): 
         import('../../server/server.js')
       ])
       await ctx.withGrove({ network: true }, async (grove, signal) => {
-        await grove.seedLibrary()
-        const inference = new InferenceService({ gpu: flags.cpu ? false : 'auto' })
-        const generations = new GenerationScheduler()
-        let api: GroveApi | null = null
+        // Inside a running service its API, inference and generation queue are shared; otherwise this process makes them and becomes the service.
+        const host = ctx.inService?.host
+        if (!host) await grove.seedLibrary()
+        const inference = host?.inference ?? new InferenceService({ gpu: flags.cpu ? false : 'auto' })
+        const generations = host?.generations ?? new GenerationScheduler()
+        let api: GroveApi | null = host?.api ?? null
+        let service: GroveService | null = null
         let server: GroveServer | null = null
         try {
-          const created = await GroveApi.create({ grove, inference, transport: 'http', scheduler: generations })
+          const created = api ?? (await GroveApi.create({ grove, inference, transport: 'http', scheduler: generations }))
           api = created
+          if (!host) service = await GroveService.start({ grove, owner: 'serve', options: ctx.options, parts: { api, inference, generations }, run: ctx.runForwarded!, requestStop: () => ctx.requestStop() })
           const library = libraryModelSource({ home: grove.home.root })
           // Licences that ask for acceptance hold for the OpenAI endpoint too.
           const models: ModelSource = {
@@ -81,7 +86,7 @@ export function registerServe(program: Command, context: () => CommandContext): 
             port,
             token,
             allowedHosts: flags.allowHost,
-            staticDir: flags.ui,
+            staticDir: flags.ui === undefined ? undefined : ctx.path(flags.ui),
             // Off loopback the server has checked the token before the handler sees a request.
             openai: createOpenAIHandler({ service: inference, models, allowRemote: remote, scheduler: generations })
           })
@@ -89,6 +94,7 @@ export function registerServe(program: Command, context: () => CommandContext): 
           ctx.out.result({ event: 'listening', url: info.url, openUrl: info.openUrl, ...(info.token ? { token: info.token } : {}), peer: grove.swarm.publicKey }, () =>
             [
               `Grove is serving its UI at ${info.url}`,
+              ...(host ? [`(in the Grove already running on this home, pid ${host.info.pid}; Ctrl-C stops serving, not that Grove)`] : []),
               ...(info.token ? [`Access token: ${info.token}`, `Open: ${info.openUrl}`] : []),
               `OpenAI-compatible API: ${info.url}v1`,
               'Stop with Ctrl-C.'
@@ -96,11 +102,14 @@ export function registerServe(program: Command, context: () => CommandContext): 
           )
           await untilAborted(signal)
         } finally {
-          // Waiting requests answer CLOSED now instead of starting on the way down.
-          generations.close()
+          // Clients' commands end first; waiting requests answer CLOSED now instead of starting on the way down.
+          await service?.close()
+          if (!host) generations.close()
           await server?.close()
-          await api?.close()
-          await inference.close()
+          if (!host) {
+            await api?.close()
+            await inference.close()
+          }
         }
       })
     })

@@ -29,10 +29,10 @@ export function registerShare(program: Command, context: () => CommandContext): 
       const relation = parseRelation(flags.relation)
       await ctx.withGrove({ network: false }, async (grove) => {
         let bar: ReturnType<typeof ctx.out.bar> | null = null
-        const result = await grove.share(file, {
+        const result = await grove.share(ctx.path(file), {
           name: flags.name,
           license: flags.license,
-          cardPath: flags.card,
+          cardPath: flags.card === undefined ? undefined : ctx.path(flags.card),
           description: flags.description,
           parents: flags.parent,
           relation,
