@@ -11,6 +11,7 @@ import { registerSeed } from './commands/seed.js'
 import { registerShare } from './commands/share.js'
 import { registerCatalog } from './commands/catalog.js'
 import { registerRun } from './commands/run.js'
+import { registerRooms } from './commands/rooms.js'
 import { registerServe } from './commands/serve.js'
 import { inertLine } from './terminal-text.js'
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSeed(program, getContext)
   registerLibrary(program, getContext)
   registerCatalog(program, getContext)
+  registerRooms(program, getContext)
   registerRun(program, getContext)
   registerServe(program, getContext)
   registerBootstrap(program, getContext)
