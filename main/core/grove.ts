@@ -296,16 +296,17 @@ export class Grove extends ReadyResource {
 
   /**
    * Remembers a room in the home, so that every start joins it, and joins it now when this Grove
-   * has the network (a room already joined is only remembered). Returns the room as joined.
+   * has the network (a room already joined is only remembered; one already remembered stays as
+   * it was). Returns the room as joined.
    * Without the network only the home's list changes.
    */
   async joinRoomAndRemember(room: Room): Promise<Room> {
-    await this.joinedRooms.remember(room)
-    if (!this.hasNetwork) return room
+    const remembered = await this.joinedRooms.remember(room)
+    if (!this.hasNetwork) return remembered
     const joined = this.rooms.find((r) => roomId(r) === roomId(room))
     if (joined) return joined
-    this.joinRoom(room)
-    return room
+    this.joinRoom(remembered)
+    return remembered
   }
 
   /**

@@ -58,22 +58,21 @@ export class JoinedRooms {
     return this.rooms.has(id)
   }
 
-  /** Remembers a room (again: a private room's label is updated). */
-  async remember(room: Room): Promise<void> {
+  /** Remembers a room; one already remembered stays as it is (its name or label too). Returns the room remembered. */
+  async remember(room: Room): Promise<Room> {
     const id = roomId(room)
-    if (!this.rooms.has(id) && this.rooms.size >= MAX_REMEMBERED_ROOMS) {
-      throw new GroveError('BAD_INPUT', `This home remembers at most ${MAX_REMEMBERED_ROOMS} rooms; leave one first`)
-    }
+    const known = this.rooms.get(id)
+    if (known) return known
+    if (this.rooms.size >= MAX_REMEMBERED_ROOMS) throw new GroveError('BAD_INPUT', `This home remembers at most ${MAX_REMEMBERED_ROOMS} rooms; leave one first`)
     toStored(room) // a private room without its secret cannot be remembered: fail before changing anything
-    const before = this.rooms.get(id)
     this.rooms.set(id, room)
     try {
       await this.save()
     } catch (err) {
-      if (before) this.rooms.set(id, before)
-      else this.rooms.delete(id)
+      this.rooms.delete(id)
       throw err
     }
+    return room
   }
 
   /** Forgets a room; false when it was not remembered. */
@@ -107,10 +106,12 @@ export class JoinedRooms {
 
   /** Moves the damaged file out of the way without losing an earlier one set aside. */
   private async setAside(): Promise<string> {
-    let aside = `${this.file}.bad`
-    if (await stat(aside).catch(() => null)) aside = `${this.file}.bad-${Date.now()}`
-    await rename(this.file, aside)
-    return aside
+    for (let n = 1; ; n++) {
+      const aside = n === 1 ? `${this.file}.bad` : `${this.file}.bad.${n}`
+      if (await stat(aside).catch(() => null)) continue
+      await rename(this.file, aside)
+      return aside
+    }
   }
 }
 
