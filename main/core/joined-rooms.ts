@@ -11,6 +11,8 @@ import { MAX_ROOM_NAME, MAX_ROOM_SECRET, MIN_ROOM_SECRET, namedRoom, privateRoom
 
 /** More rooms than this in the file is not something Grove wrote. */
 export const MAX_REMEMBERED_ROOMS = 64
+/** Far more than 64 rooms take (about 350 bytes each at most): a larger file is not read. */
+const MAX_FILE_BYTES = 64 * 1024
 
 const StoredRoom = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('public') }).strict(),
@@ -33,15 +35,14 @@ export class JoinedRooms {
    */
   async load(): Promise<string | null> {
     this.rooms.clear()
-    let text: string
-    try {
-      text = await readFile(this.file, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    const info = await stat(this.file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null
       throw err
-    }
-    await this.tightenMode()
-    const rooms = parseRoomsFile(text)
+    })
+    if (!info) return null
+    // A file that others may read (written by hand, or copied in) gives away private rooms' secrets.
+    if ((info.mode & 0o077) !== 0) await chmod(this.file, 0o600)
+    const rooms = info.size <= MAX_FILE_BYTES ? parseRoomsFile(await readFile(this.file, 'utf8')) : null
     if (!rooms) {
       const aside = await this.setAside()
       return `The list of joined rooms ${this.file} is damaged; it was moved to ${aside} and Grove starts with no remembered rooms`
@@ -96,12 +97,6 @@ export class JoinedRooms {
   private save(): Promise<void> {
     const rooms = this.list().map(toStored)
     return writeFileAtomic(this.file, JSON.stringify({ version: 1, rooms }, null, 2) + '\n', { mode: 0o600 })
-  }
-
-  /** A file that others may read (written by hand, or copied in) gives away private rooms' secrets. */
-  private async tightenMode(): Promise<void> {
-    const info = await stat(this.file)
-    if ((info.mode & 0o077) !== 0) await chmod(this.file, 0o600)
   }
 
   /** Moves the damaged file out of the way without losing an earlier one set aside. */

@@ -103,6 +103,7 @@ test('a damaged rooms file does not stop the start: warned about, set aside, ear
 
   // Too many rooms, a secret too short, a name of spaces: each not a file Grove wrote.
   const tooMany = Array.from({ length: MAX_REMEMBERED_ROOMS + 1 }, (_, i) => ({ kind: 'named', name: `room-${i}` }))
+  const huge = JSON.stringify({ version: 1, rooms: [] }) + ' '.repeat(100_000)
   for (const rooms of [tooMany, [{ kind: 'private', secret: 'short', label: 'x' }], [{ kind: 'named', name: '   ' }]]) {
     await writeFile(file, JSON.stringify({ version: 1, rooms }))
     const again = await openGrove(home, { network: false })
@@ -110,8 +111,13 @@ test('a damaged rooms file does not stop the start: warned about, set aside, ear
     assert.equal(again.warnings.length, 1)
     await again.close()
   }
+  // Larger than any list Grove writes: set aside unread.
+  await writeFile(file, huge)
+  const again = await openGrove(home, { network: false })
+  assert.match(again.warnings[0] ?? '', /damaged/)
+  await again.close()
   const asideFiles = (await readdir(home)).filter((name) => name.startsWith('rooms.json.bad'))
-  assert.equal(asideFiles.length, 4, 'no file set aside is overwritten')
+  assert.equal(asideFiles.length, 5, 'no file set aside is overwritten')
 })
 
 test('leaving forgets a remembered room; a room given for this run is left for this run only', async () => {
