@@ -31,14 +31,14 @@ import { describeRemote } from '../core/fetch.js'
 import { readDriveCard } from '../core/remote-drive.js'
 import type { Grove } from '../core/grove.js'
 import { LicenseStore } from '../core/licenses.js'
-import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
+import { roomAskedFor } from '../core/rooms.js'
 import type { InferenceService } from '../inference/service.js'
 import { resolveLoadSpec } from '../inference/resolve.js'
 import { GenerationScheduler } from '../inference/scheduler.js'
 import { ChatManager } from './chat.js'
 import { ApiEvents, throttle, type ApiEvent, type ApiEventListener } from './events.js'
 import { TransferManager } from './transfers.js'
-import { catalogItem, estimateFit, fitsThisMachine, libraryItem, libraryItems, memoryNow, peerInfos, roomId, roomInfo } from './views.js'
+import { catalogItem, estimateFit, fitsThisMachine, libraryItem, libraryItems, memoryNow, peerInfos, roomInfo } from './views.js'
 
 export interface GroveApiOptions {
   /** An open Grove (with the network, for everything but the library calls). */
@@ -235,17 +235,15 @@ export class GroveApi implements GroveClient {
       'model.get': async (args) => this.modelDetail(args.link),
       'lineage.get': async (args) => lineageOf(grove.catalog, args.link, { maxDepth: args.maxDepth, requireChildFromDrive: true }),
       'rooms.list': async () => grove.rooms.map((room) => roomInfo(room, grove)),
+      // Joined and left through the API, rooms are remembered in the home across restarts.
       'rooms.join': async (args) => {
-        const room = 'name' in args ? roomNamed(args.name) : privateRoomOf(args.secret, args.label)
-        grove.joinRoom(room)
-        const joined = grove.rooms.find((r) => roomId(r) === roomId(room)) ?? room
+        const joined = await grove.joinRoomAndRemember(roomAskedFor(args))
         this.peersChanged()
         return roomInfo(joined, grove)
       },
       'rooms.leave': async (args) => {
-        const room = grove.rooms.find((r) => roomId(r) === args.id)
-        if (!room) throw new GroveError('NOT_FOUND', 'This peer is not in that room')
-        await grove.leaveRoom(room)
+        const { left, forgotten } = await grove.leaveRoomAndForget(args.id)
+        if (!left && !forgotten) throw new GroveError('NOT_FOUND', 'This peer is not in that room')
         this.peersChanged()
         return {}
       },
@@ -474,23 +472,6 @@ async function assertShareableFile(path: string): Promise<void> {
   if (process.platform === 'linux') {
     const fs = await statfs(real).catch(() => null)
     if (fs && PSEUDO_FILE_SYSTEMS.has(fs.type)) throw new GroveError('BAD_INPUT', `${shown} is a system file, not a model file`)
-  }
-}
-
-function roomNamed(name: string): Room {
-  if (name.trim().toLowerCase() === 'public') return publicRoom()
-  try {
-    return namedRoom(name)
-  } catch (err) {
-    throw new GroveError('BAD_INPUT', (err as Error).message)
-  }
-}
-
-function privateRoomOf(secret: string, label: string | undefined): Room {
-  try {
-    return privateRoom(secret, label?.trim() || 'private')
-  } catch (err) {
-    throw new GroveError('BAD_INPUT', (err as Error).message)
   }
 }
 

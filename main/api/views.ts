@@ -4,12 +4,11 @@
 import { freemem, totalmem } from 'node:os'
 import type { CatalogItem, FitVerdict, LibraryItem, PeerInfo, RoomInfo } from '../../shared/api.js'
 import type { CatalogItem as CoreCatalogItem } from '../../shared/catalog/records.js'
-import { bytesToHex } from '../../shared/link.js'
 import { modelDisk } from '../core/disk.js'
 import type { Grove } from '../core/grove.js'
 import type { HomeLayout } from '../core/home.js'
 import type { LibraryEntry } from '../core/library.js'
-import type { Room } from '../core/rooms.js'
+import { roomId, type Room } from '../core/rooms.js'
 
 /** A library entry as the UI and `grove ls --json` describe it. */
 export function libraryItem(entry: LibraryEntry, home: HomeLayout): LibraryItem {
@@ -53,10 +52,7 @@ export function catalogItem(item: CoreCatalogItem): CatalogItem {
   }
 }
 
-export function roomId(room: Room): string {
-  return bytesToHex(room.topic)
-}
-
+/** What the API tells of a room: never its secret. */
 export function roomInfo(room: Room, grove: Grove): RoomInfo {
   return { id: roomId(room), kind: room.kind, name: room.name, peers: grove.peersInRoom(room).length }
 }

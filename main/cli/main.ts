@@ -15,6 +15,7 @@ import { registerService } from './commands/service.js'
 import { registerShare } from './commands/share.js'
 import { registerCatalog } from './commands/catalog.js'
 import { registerRun } from './commands/run.js'
+import { registerRooms } from './commands/rooms.js'
 import { registerServe } from './commands/serve.js'
 import { findService, forwardCommand } from './forward.js'
 import type { ForwardedRunner } from './service-host.js'
@@ -62,6 +63,7 @@ export function buildProgram(setting: ProgramSetting = { io: processIO() }): Com
   registerSeed(program, getContext)
   registerLibrary(program, getContext)
   registerCatalog(program, getContext)
+  registerRooms(program, getContext)
   registerRun(program, getContext)
   registerServe(program, getContext)
   registerService(program, getContext)

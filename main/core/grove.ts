@@ -16,12 +16,13 @@ import type { WorkerSpawner } from '../process/spawn.js'
 import { CatalogVerifier } from './catalog-verifier.js'
 import { diskFullOpening, isDiskFull } from './disk-space.js'
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
+import { JoinedRooms } from './joined-rooms.js'
 import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
 import { Library, type LibraryEntry } from './library.js'
 import { LocalCatalog } from './local-catalog.js'
 import { ModelDrives } from './model-drives.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
-import { CatalogExchange, publicRoom, type Room } from './rooms.js'
+import { CatalogExchange, publicRoom, roomId, type Room } from './rooms.js'
 import { Seeding } from './seeding.js'
 import { collectGarbage, openStore } from './store.js'
 import { SwarmNetwork, sleep, type BootstrapNode, type LanSetting } from './swarm.js'
@@ -39,7 +40,10 @@ export interface GroveOptions {
    */
   lan?: LanSetting
   lanFallbackMs?: number
-  /** Rooms whose catalogs to exchange (default: the public room). */
+  /**
+   * Rooms whose catalogs to exchange for this run (default: the public room); the rooms this
+   * home remembers (see joinRoomAndRemember) are joined as well.
+   */
   rooms?: Room[]
   /** Direct TCP links to peers (see SwarmOptions.directPort): 0 (default) any port, null none. */
   directPort?: number | null
@@ -53,6 +57,8 @@ const ROOM_LOOKUP_MS = 120_000
 export class Grove extends ReadyResource {
   readonly home: HomeLayout
   readonly library: Library
+  /** The rooms joined in this home and remembered across starts (rooms.json). */
+  readonly joinedRooms: JoinedRooms
   readonly spawner: WorkerSpawner | undefined
   readonly events = new EventEmitter()
   /** Things the user should know that are not errors (also emitted as 'warning' events). */
@@ -80,6 +86,7 @@ export class Grove extends ReadyResource {
     this.spawner = options.spawner
     this.home = resolveHome(options.home)
     this.library = new Library(this.home.libraryFile)
+    this.joinedRooms = new JoinedRooms(this.home.roomsFile)
   }
 
   protected override async _open(): Promise<void> {
@@ -88,6 +95,8 @@ export class Grove extends ReadyResource {
       await ensureHomeDirs(this.home)
       this.lock = await lockHome(this.home)
       await this.library.load()
+      const roomsProblem = await this.joinedRooms.load()
+      if (roomsProblem) this.warn(roomsProblem)
       const { store, storage } = await openStore(this.home.storeDir)
       this._store = store
       this.storage = storage
@@ -120,7 +129,7 @@ export class Grove extends ReadyResource {
       })
       swarm.events.on('connection', (conn: SwarmConnection, key: Buffer) => this.exchange?.attach(conn, key))
       await swarm.ready()
-      for (const room of this.options.rooms ?? [publicRoom()]) this.joinRoom(room)
+      for (const room of this.roomsAtStart()) this.joinRoom(room)
       await this.refreshLocalCatalog()
     } catch (err) {
       // What failed to open is the error to report, not what failed to close after it.
@@ -283,6 +292,41 @@ export class Grove extends ReadyResource {
     this.roomLookups.get(bytesToHex(room.topic))?.abort()
     this.requireExchange().removeRoom(room)
     await this.swarm.leave(room.topic)
+  }
+
+  /**
+   * Remembers a room in the home, so that every start joins it, and joins it now when this Grove
+   * has the network (a room already joined is only remembered; one already remembered stays as
+   * it was). Returns the room as joined.
+   * Without the network only the home's list changes.
+   */
+  async joinRoomAndRemember(room: Room): Promise<Room> {
+    const remembered = await this.joinedRooms.remember(room)
+    if (!this.hasNetwork) return remembered
+    const joined = this.rooms.find((r) => roomId(r) === roomId(room))
+    if (joined) return joined
+    this.joinRoom(remembered)
+    return remembered
+  }
+
+  /**
+   * Forgets a room (by id) and leaves it now. A room joined only because this run was told to
+   * (`--room`, the public room by default) is left for this run: it was never remembered.
+   */
+  async leaveRoomAndForget(id: string): Promise<{ left: boolean; forgotten: boolean }> {
+    const forgotten = await this.joinedRooms.forget(id)
+    const joined = this.rooms.find((r) => roomId(r) === id)
+    if (joined) await this.leaveRoom(joined)
+    return { left: joined !== undefined, forgotten }
+  }
+
+  /** This run's rooms (the options', or the public room) and the remembered ones, each once. */
+  private roomsAtStart(): Room[] {
+    const rooms = new Map<string, Room>()
+    for (const room of [...(this.options.rooms ?? [publicRoom()]), ...this.joinedRooms.list()]) {
+      if (!rooms.has(roomId(room))) rooms.set(roomId(room), room)
+    }
+    return [...rooms.values()]
   }
 
   /** The peers (hex public keys) we exchange catalogs with in this room. */

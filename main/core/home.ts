@@ -15,6 +15,8 @@ export interface HomeLayout {
   /** Scratch space for partial exports; same filesystem as modelsDir so renames are atomic. */
   tmpDir: string
   libraryFile: string
+  /** The rooms joined in this home, joined again at every start (holds private rooms' secrets: mode 0600). */
+  roomsFile: string
   /** The lock (a folder proper-lockfile keeps fresh while its owner runs). */
   lockFile: string
   /** The owner's pid, beside the lock: to name it, and to know at once when it is gone. */
@@ -34,6 +36,7 @@ export function resolveHome(explicit?: string): HomeLayout {
     modelsDir: join(root, 'models'),
     tmpDir: join(root, 'tmp'),
     libraryFile: join(root, 'library.json'),
+    roomsFile: join(root, 'rooms.json'),
     lockFile: join(root, 'grove.lock'),
     pidFile: join(root, 'grove.pid')
   }

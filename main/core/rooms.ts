@@ -8,6 +8,7 @@ import c from 'compact-encoding'
 import Protomux, { type Channel, type Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { Catalog } from '../../shared/catalog/store.js'
+import { GroveError } from '../../shared/errors.js'
 import { toCatalogMessages, type CatalogEntry } from '../../shared/catalog/wire.js'
 import { bytesToHex } from '../../shared/link.js'
 
@@ -26,6 +27,16 @@ export interface Room {
   topic: Buffer
   /** Private rooms only: the key that proves membership. */
   authKey?: Buffer
+  /**
+   * Private rooms only: the secret itself, so the room can be remembered and rebuilt at the
+   * next start (see joined-rooms.ts). Never sent to peers or put in API results.
+   */
+  secret?: string
+}
+
+/** A room's id, as the API and the command line show it: its topic in hex. */
+export function roomId(room: Room): string {
+  return bytesToHex(room.topic)
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest()
@@ -34,20 +45,39 @@ export function publicRoom(): Room {
   return { kind: 'public', name: 'public', topic: sha256('grove/room/v1/public') }
 }
 
+export const MAX_ROOM_NAME = 100
+export const MIN_ROOM_SECRET = 8
+export const MAX_ROOM_SECRET = 200
+
 export function namedRoom(name: string): Room {
   const clean = name.trim()
-  if (clean.length === 0 || clean.length > 100) throw new Error('A room name must be 1-100 characters')
+  if (clean.length === 0 || clean.length > MAX_ROOM_NAME) throw new Error(`A room name must be 1-${MAX_ROOM_NAME} characters`)
   return { kind: 'named', name: clean, topic: sha256(`grove/room/v1/named/${clean.toLowerCase()}`) }
 }
 
 /** A private room: only peers that know `secret` find its topic or can read its catalog. */
 export function privateRoom(secret: string, label = 'private'): Room {
-  if (secret.length < 8) throw new Error('A private room secret must be at least 8 characters')
+  if (secret.length < MIN_ROOM_SECRET || secret.length > MAX_ROOM_SECRET) {
+    throw new Error(`A private room secret must be ${MIN_ROOM_SECRET}-${MAX_ROOM_SECRET} characters`)
+  }
+  const name = label.trim()
+  if (name.length > MAX_ROOM_NAME) throw new Error(`A room label must be at most ${MAX_ROOM_NAME} characters`)
   return {
     kind: 'private',
-    name: label,
+    name: name || 'private',
     topic: sha256(`grove/room/v1/private/topic/${secret}`),
-    authKey: sha256(`grove/room/v1/private/auth/${secret}`)
+    authKey: sha256(`grove/room/v1/private/auth/${secret}`),
+    secret
+  }
+}
+
+/** The room a person asked for by name ("public" is the public room) or by secret; bad input is BAD_INPUT. */
+export function roomAskedFor(ask: { name: string } | { secret: string; label?: string }): Room {
+  try {
+    if ('secret' in ask) return privateRoom(ask.secret, ask.label)
+    return ask.name.trim().toLowerCase() === 'public' ? publicRoom() : namedRoom(ask.name)
+  } catch (err) {
+    throw new GroveError('BAD_INPUT', (err as Error).message)
   }
 }
 
