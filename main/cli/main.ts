@@ -105,8 +105,8 @@ export async function main(argv: string[]): Promise<number> {
   return runProgram(argv.slice(2), { io: processIO() })
 }
 
-/** The service runs a client's command with the client's streams, folder and terminal. */
-const runForwarded: ForwardedRunner = (command, streams, signal, host) =>
+/** The service runs a client's command with the client's streams, folder and terminal (the CLI's own service, and the desktop app's). */
+export const runForwarded: ForwardedRunner = (command, streams, signal, host) =>
   runProgram(command.argv, {
     io: { ...streams, interactive: command.interactive, columns: command.columns, cwd: command.cwd, stdin: command.stdin },
     inService: { host, signal }

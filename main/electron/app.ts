@@ -11,6 +11,10 @@
 // - Inference runs in a utility process; quitting waits for the API, then Grove (swarm, drives,
 //   store), then the model process to close, in that order, before the app exits.
 //
+// - One Grove per home: when `grove seed` or `grove serve` already runs on the home, the window
+//   talks to it over the home's control socket (main/service) instead of opening the home; else
+//   the app is that home's service, and `grove` commands in a terminal are carried out by it.
+//
 // Environment: GROVE_HOME (the Grove home, as for the CLI), GROVE_BOOTSTRAP (host:port,... DHT
 // bootstrap nodes, for offline networks and tests).
 import { join } from 'node:path'
@@ -18,7 +22,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { BrowserWindow, app, dialog, ipcMain, session, shell, utilityProcess, type WebContents } from 'electron'
 import { toErrorPayload } from '../../shared/errors.js'
 import { GroveApi } from '../api/api.js'
+import type { ApiEndpoint } from '../api/events.js'
+import { runForwarded } from '../cli/main.js'
+import { GroveService } from '../cli/service-host.js'
 import { Grove } from '../core/grove.js'
+import { resolveHome } from '../core/home.js'
+import { ServiceConnection } from '../service/control-client.js'
 import { tuneHeapForTransfers } from '../core/heap-tuning.js'
 import { parseBootstrapList } from '../core/swarm.js'
 import { InferenceService } from '../inference/service.js'
@@ -37,6 +46,9 @@ const SHUTDOWN_LIMIT_MS = 20_000
 let window: BrowserWindow | null = null
 let api: GroveApi | null = null
 let grove: Grove | null = null
+let service: GroveService | null = null
+/** The Grove already running on the home, when this window uses it instead of its own. */
+let runningElsewhere: ServiceConnection | null = null
 let inference: InferenceService | null = null
 const cleanups: Array<() => void> = []
 let quitState: 'running' | 'closing' | 'closed' = 'running'
@@ -56,7 +68,7 @@ if (!app.requestSingleInstanceLock()) {
     if (process.platform !== 'darwin') app.quit()
   })
   app.on('activate', () => {
-    if (!window && api) window = createWindow()
+    if (!window && (api || runningElsewhere)) window = createWindow()
   })
   // `will-quit` does not wait for promises: hold the quit, close everything in order, then exit.
   app.on('before-quit', (event) => {
@@ -78,22 +90,35 @@ async function start(): Promise<void> {
   const sodium = checkSodium()
   if (!sodium.ok) return fail('Grove cannot run in this Electron build', new Error(sodium.reason))
   tuneHeapForTransfers()
+  let endpoint: ApiEndpoint
   try {
-    grove = new Grove({
-      home: process.env.GROVE_HOME || undefined,
-      network: true,
-      bootstrap: process.env.GROVE_BOOTSTRAP ? parseBootstrapList(process.env.GROVE_BOOTSTRAP) : undefined,
-      // GGUF files from others are opened by llama.cpp in a utility process of their own.
-      spawner: utilityProcessSpawner(utilityProcess.fork, 'Grove GGUF probe')
-    })
-    await grove.ready()
-    await grove.seedLibrary()
-    inference = new InferenceService({ spawner: utilityProcessSpawner(utilityProcess.fork) })
-    api = await GroveApi.create({ grove, inference, transport: 'electron', version: app.getVersion() })
+    const home = resolveHome(process.env.GROVE_HOME || undefined)
+    runningElsewhere = await ServiceConnection.connect(home)
+    if (runningElsewhere) {
+      endpoint = runningElsewhere
+      const { pid } = runningElsewhere.info
+      void runningElsewhere.closed(2 ** 31 - 1).then((closed) => {
+        if (closed && quitState === 'running') fail('Grove stopped', new Error(`The Grove this window used (pid ${pid}) has stopped.`))
+      })
+    } else {
+      grove = new Grove({
+        home: home.root,
+        network: true,
+        bootstrap: process.env.GROVE_BOOTSTRAP ? parseBootstrapList(process.env.GROVE_BOOTSTRAP) : undefined,
+        // GGUF files from others are opened by llama.cpp in a utility process of their own.
+        spawner: utilityProcessSpawner(utilityProcess.fork, 'Grove GGUF probe')
+      })
+      await grove.ready()
+      await grove.seedLibrary()
+      inference = new InferenceService({ spawner: utilityProcessSpawner(utilityProcess.fork) })
+      api = await GroveApi.create({ grove, inference, transport: 'electron', version: app.getVersion() })
+      endpoint = api
+      service = await GroveService.start({ grove, owner: 'app', options: {}, parts: { api, inference, generations: api.generations }, run: runForwarded, requestStop: () => app.quit() })
+    }
   } catch (err) {
     return fail('Grove could not start', err)
   }
-  const current = api
+  const current = endpoint
   cleanups.push(
     registerIpc(ipcMain, current, () =>
       window && !window.isDestroyed() ? { webContents: window.webContents, mainFrame: window.webContents.mainFrame, appUrl: APP_URL } : null
@@ -198,12 +223,14 @@ function openInBrowser(url: string): void {
   void shell.openExternal(url).catch(() => {})
 }
 
-/** Closes the resource stack in order: API (transfers, generations), Grove (swarm, drives, store), the model process. */
+/** Closes the resource stack in order: the control socket's clients, API (transfers, generations), Grove (swarm, drives, store), the model process. */
 async function shutdown(): Promise<void> {
   for (const cleanup of cleanups.splice(0)) cleanup()
   let timer: NodeJS.Timeout | undefined
   const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_LIMIT_MS)))
   const ordered = (async () => {
+    runningElsewhere?.close()
+    await service?.close().catch(() => {})
     await api?.close().catch(() => {})
     await grove?.close().catch(() => {})
     await inference?.close().catch(() => {})

@@ -132,16 +132,6 @@ function lastLine(text: string): string {
   return text.trimEnd().split('\n').at(-1) ?? ''
 }
 
-test('a second Grove process on the same home gets a clear "in use" error', async () => {
-  const bootstrap = await startBootstrap()
-  const home = await h.tmpDir()
-  await startSeeder(home, bootstrap)
-  const file = await modelFile('busy')
-  const second = await h.runGrove(['--home', home, 'share', file])
-  assert.notEqual(second.code, 0)
-  assert.match(second.stderr, /^grove: Grove home .* is in use by another Grove process \(pid \d+\)/)
-})
-
 test('lineage and browse --json show a fork tree to a peer that downloaded nothing', async () => {
   const bootstrap = await startBootstrap()
   const homeA = await h.tmpDir()
