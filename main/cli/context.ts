@@ -8,6 +8,7 @@ import { GroveError } from '../../shared/errors.js'
 import { Grove } from '../core/grove.js'
 import { parseBootstrapList, type BootstrapNode } from '../core/swarm.js'
 import { namedRoom, privateRoom, publicRoom, type Room } from '../core/rooms.js'
+import { processIO, type CommandIO } from './command-io.js'
 import { Output } from './output.js'
 import type { ForwardedRunner, ServiceHost } from './service-host.js'
 import { inertLine } from './terminal-text.js'
@@ -22,29 +23,6 @@ export interface GlobalOptions {
   /** false with --no-tcp. */
   tcp?: boolean
   json?: boolean
-}
-
-/** Where a command's output goes and what it runs in: this process's terminal, or a forwarding client's. */
-export interface CommandIO {
-  stdout(text: string): void
-  stderr(text: string): void
-  /** stderr is a terminal (progress bars are drawn), and its width. */
-  interactive: boolean
-  columns?: number
-  /** The folder relative paths on the command line are relative to. */
-  cwd: string
-  /** stdin, when the client already read it (forwarded `grove run --prompt -`). */
-  stdin?: string
-}
-
-export function processIO(): CommandIO {
-  return {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
-    interactive: Boolean(process.stderr.isTTY),
-    columns: process.stderr.columns,
-    cwd: process.cwd()
-  }
 }
 
 /** A command run inside the service: the service, and the signal of this one command. */

@@ -5,7 +5,7 @@
 // through inertText or inertJson once more, so nothing forgotten can drive the terminal.
 import { Writable } from 'node:stream'
 import cliProgress from 'cli-progress'
-import type { CommandIO } from './context.js'
+import type { CommandIO } from './command-io.js'
 import { inertJson, inertLine, inertText } from './terminal-text.js'
 
 export interface OutputOptions {
