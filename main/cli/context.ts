@@ -41,14 +41,18 @@ export class CommandContext {
   exitCode = 0
   private readonly stopping = new AbortController()
 
+  readonly options: GlobalOptions
+
   constructor(
-    readonly options: GlobalOptions,
+    options: GlobalOptions,
     readonly io: CommandIO = processIO(),
     /** Set when the command runs inside the Grove service for a client. */
     readonly inService?: ServiceCommand,
     /** How a service this command starts runs its clients' commands (the whole program, from main.ts). */
     readonly runForwarded?: ForwardedRunner
   ) {
+    // A relative --home was the client's; the service's own home is the same one, by its full path.
+    this.options = inService ? { ...options, home: inService.host.grove.home.root } : options
     this.out = new Output({ json: Boolean(options.json), io })
     try {
       this.bootstrap = options.bootstrap ? parseBootstrapList(options.bootstrap) : undefined

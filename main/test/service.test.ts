@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmod, stat } from 'node:fs/promises'
 import net from 'node:net'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach, beforeEach, test } from 'node:test'
 import { sha256File } from '../core/sha256.js'
 import { resolveHome } from '../core/home.js'
@@ -265,4 +265,34 @@ test('rooms joined in a running Grove are joined again after it restarts', async
   assert.deepEqual(await names(), ['lab-room', 'public', 'team'])
   const listed = await h.runGrove(['--home', home, '--json', 'rooms'])
   assert.doesNotMatch(listed.stdout, /a-long-room-secret/)
+})
+
+test('a home whose path is too long for a socket address gets its socket in a private folder; Windows gets a named pipe', () => {
+  const short = controlEndpoint(resolveHome('/tmp/h'), 'linux')
+  assert.deepEqual(short, { path: '/tmp/h/grove.sock', privateDir: null, isPipe: false })
+  const long = controlEndpoint(resolveHome('/tmp/' + 'x'.repeat(120)), 'linux')
+  assert.ok(long.privateDir && long.path.startsWith(long.privateDir + '/'))
+  assert.ok(Buffer.byteLength(long.path) < 100)
+  assert.notEqual(controlEndpoint(resolveHome('/tmp/' + 'y'.repeat(120)), 'linux').path, long.path, 'one socket per home')
+  assert.match(controlEndpoint(resolveHome('/tmp/h'), 'win32').path, /^\\\\\.\\pipe\\grove-[0-9a-f]{24}$/)
+})
+
+test('a relative --home given to a running Grove means the same home', async () => {
+  const bootstrap = await startBootstrap()
+  const home = await h.tmpDir()
+  await startSeeder(home, bootstrap)
+  const listed = await h.runGrove(['--home', basename(home), '--json', 'ls'], { cwd: join(home, '..') })
+  assert.equal(listed.code, 0, listed.stderr)
+  assert.equal(listed.json.at(-1)!.home, resolveHome(home).root)
+})
+
+test('a Grove on a home with a long path is reached through its socket in the private folder', async () => {
+  const bootstrap = await startBootstrap()
+  const home = join(await h.tmpDir(), 'a-home-with-a-long-name-'.repeat(5))
+  const seeder = await startSeeder(home, bootstrap)
+  const endpoint = controlEndpoint(resolveHome(home))
+  assert.ok(endpoint.privateDir)
+  assert.equal((await stat(endpoint.privateDir)).mode & 0o777, 0o700)
+  assert.equal((await stat(endpoint.path)).mode & 0o777, 0o600)
+  assert.equal((await status(home)).status.pid, seeder.child.pid)
 })
