@@ -206,12 +206,14 @@ export class Grove extends ReadyResource {
 
   // --- sharing, fetching, the library ----------------------------------------------------------
 
-  async share(file: string, opts: ShareOptions = {}): Promise<ShareResult> {
+  /**
+   * Publishes a file and, with the network, seeds it. `announce: false` leaves telling the rooms
+   * (and the library's watchers) to the caller's one refreshLocalCatalog after sharing many.
+   */
+  async share(file: string, opts: ShareOptions & { announce?: boolean } = {}): Promise<ShareResult> {
     const result = await shareModel(this, file, opts)
-    if (this.hasNetwork) {
-      await this.seedDrive(result.keyHex, { lookup: false })
-      await this.refreshLocalCatalog()
-    }
+    if (this.hasNetwork) await this.seedDrive(result.keyHex, { lookup: false })
+    if (this.hasNetwork && opts.announce !== false) await this.refreshLocalCatalog()
     return result
   }
 

@@ -22,7 +22,7 @@ import {
   type Relation
 } from '../../shared/manifest.js'
 import { formatCard, parseCard, type ModelCard } from '../../shared/model-card.js'
-import { loadableGguf, type GgufSummary } from '../gguf/probe.js'
+import { loadableGguf, type GgufSummary, type ProbeSession } from '../gguf/probe.js'
 import { sha256File } from './sha256.js'
 import type Corestore from 'corestore'
 import type { WorkerSpawner } from '../process/spawn.js'
@@ -51,6 +51,8 @@ export interface ShareOptions {
   parents?: string[]
   relation?: Relation
   onProgress?: (bytes: number, total: number) => void
+  /** Sharing many files: their probes run in one process (see ProbeSession). */
+  probes?: ProbeSession
 }
 
 export interface ShareResult {
@@ -68,7 +70,7 @@ export interface ShareResult {
 export async function shareModel(ctx: ShareContext, file: string, opts: ShareOptions): Promise<ShareResult> {
   const path = resolve(file)
   // Refused here, before any drive exists, unless llama.cpp itself opens the file.
-  const summary = await loadableGguf(path, { spawner: ctx.spawner })
+  const summary = await loadableGguf(path, { spawner: ctx.spawner, session: opts.probes })
   const parents = resolveParents(ctx, opts.parents ?? [], opts.relation, summary.kind)
   const card = opts.cardPath ? await readCard(opts.cardPath) : undefined
   const name = opts.name ?? card?.frontMatter.model_name ?? summary.name ?? basename(path).replace(/\.gguf$/i, '')

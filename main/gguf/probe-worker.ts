@@ -1,4 +1,4 @@
-// The GGUF probe's child process (probe.ts starts it, one per file): checks the file's header
+// The GGUF probe's child process (probe.ts starts it for a file, or for a row of them): checks the file's header
 // with the bounded reader, then lets llama.cpp itself open the file (all of it for a small
 // model, its vocabulary for a big one), so that a file llama.cpp refuses, or that makes it
 // abort, is found here and not after it was published. The parent bounds this
@@ -20,11 +20,20 @@ async function probe(request: ProbeRequest): Promise<ProbeReply> {
   return { type: 'result', problem: await openWithLlamaCpp(llamaCpp, request) }
 }
 
+type Llama = Awaited<ReturnType<(typeof import('node-llama-cpp'))['getLlama']>>
+type NativeLogInstance = InstanceType<(typeof import('../llama/native-log.js'))['NativeLog']>
+/** llama.cpp, started once per process: a row of files (`grove share DIR`) is opened by the same one. */
+let started: Promise<{ llama: Llama; log: NativeLogInstance }> | null = null
+
 /** Why llama.cpp refuses to open the model, or null when it opens it. */
 async function openWithLlamaCpp(llamaCpp: typeof import('node-llama-cpp'), request: ProbeRequest): Promise<string | null> {
-  const { NativeLog } = await import('../llama/native-log.js')
-  const log = new NativeLog()
-  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', logLevel: llamaCpp.LlamaLogLevel.warn, logger: log.logger })
+  started ??= (async () => {
+    const { NativeLog } = await import('../llama/native-log.js')
+    const log = new NativeLog()
+    const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', logLevel: llamaCpp.LlamaLogLevel.warn, logger: log.logger })
+    return { llama, log }
+  })()
+  const { llama, log } = await started
   const mark = log.mark()
   try {
     const model = await llama.loadModel({ modelPath: request.path, vocabOnly: request.open === 'vocab', gpuLayers: 0 })
@@ -32,8 +41,6 @@ async function openWithLlamaCpp(llamaCpp: typeof import('node-llama-cpp'), reque
     return null
   } catch (err) {
     return `llama.cpp cannot open it: ${(await log.reasonSince(mark)) ?? firstLine(err).slice(0, 300)}`
-  } finally {
-    await llama.dispose().catch(() => {})
   }
 }
 

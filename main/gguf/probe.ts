@@ -32,6 +32,8 @@ export interface ProbeOptions {
   spawner?: WorkerSpawner
   memoryBytes?: number
   timeoutMs?: number
+  /** Probes one after another (`grove share DIR`): one process opens file after file (see ProbeSession). */
+  session?: ProbeSession
 }
 
 export interface GgufProbe {
@@ -62,66 +64,163 @@ export async function loadableGguf(path: string, opts: ProbeOptions = {}): Promi
   return summary
 }
 
+/**
+ * Probes many files in a row through one probe process instead of one each: starting
+ * node-llama-cpp is ~1.5 s of every probe of a small file. The process is kept only while it
+ * behaves: one that runs past the time limit, goes over the memory cap or crashes is killed as
+ * ever (and the next file gets a fresh one); it is also retired after `maxProbes` files or when
+ * it holds more than half the memory cap after a file. Close the session when done.
+ */
+export class ProbeSession {
+  private idle: ProbeWorker | null = null
+  private closed = false
+
+  constructor(private readonly maxProbes = 256) {}
+
+  /** @internal the worker for the next probe: the idle one, or none (start one). */
+  take(): ProbeWorker | null {
+    const worker = this.idle
+    this.idle = null
+    return worker
+  }
+
+  /** @internal a worker that finished a probe cleanly: kept for the next one, or retired. */
+  giveBack(worker: ProbeWorker, memoryBytes: number): void {
+    if (this.closed || this.idle || worker.probes >= this.maxProbes || worker.lastMemory > memoryBytes / 2) return worker.kill()
+    this.idle = worker
+  }
+
+  close(): void {
+    this.closed = true
+    this.idle?.kill()
+    this.idle = null
+  }
+}
+
+/** One probe process, asked one file at a time. */
+class ProbeWorker {
+  probes = 0
+  /** Its resident memory at the last poll. */
+  lastMemory = 0
+  private stderr = ''
+  private ready: Promise<void>
+  private current: ((reply: ProbeReply | Error) => void) | null = null
+  private exited = false
+  readonly heapMb: number
+
+  constructor(spawner: WorkerSpawner, memoryBytes: number) {
+    this.heapMb = Math.max(64, Math.floor(memoryBytes / (1024 * 1024) / 2))
+    this.child = spawner<ProbeRequest>({ entry: PROBE_ENTRY, args: [], execArgv: [`--max-old-space-size=${this.heapMb}`] })
+    this.child.onStderr((text) => {
+      this.stderr = (this.stderr + text).slice(-8192)
+    })
+    let started: () => void = () => {}
+    this.ready = new Promise((resolve) => (started = resolve))
+    this.child.onMessage((raw) => {
+      const parsed = ProbeReply.safeParse(raw)
+      if (parsed.success && parsed.data.type === 'ready') return started()
+      this.current?.(parsed.success ? parsed.data : new GroveError('INTERNAL', 'The GGUF probe sent a malformed reply'))
+    })
+    this.child.onExit((exit) => {
+      this.exited = true
+      // Ending before it answered: llama.cpp aborted on the file, or the heap cap was hit.
+      const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`
+      const reason = nativeCrashReason(this.stderr)
+      this.current?.(
+        new ProbeEnded(
+          /heap out of memory|Reached heap limit/i.test(this.stderr)
+            ? `opening it needed more than ${this.heapMb} MB of heap`
+            : `llama.cpp aborted opening it (the probe process ${how}${reason ? `: ${reason}` : ''})`
+        )
+      )
+    })
+  }
+
+  private readonly child: WorkerHandle<ProbeRequest>
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  /** Sends one request once the process is up; resolves with its reply, or how the process ended. */
+  ask(request: ProbeRequest): Promise<ProbeReply | Error> {
+    this.probes++
+    return new Promise((resolve) => {
+      this.current = (reply) => {
+        this.current = null
+        resolve(reply)
+      }
+      if (this.exited) return this.current(new ProbeEnded('the probe process ended before it was asked'))
+      void this.ready.then(() => {
+        try {
+          this.child.send(request)
+        } catch (err) {
+          this.current?.(new GroveError('INTERNAL', `The GGUF probe did not start: ${(err as Error).message}`))
+        }
+      })
+    })
+  }
+
+  kill(): void {
+    this.current = null
+    this.child.kill('SIGKILL')
+  }
+}
+
+/** The probe process ended before it answered: that is the file's problem. */
+class ProbeEnded extends Error {}
+
 /** Runs the probe process on one file: the problem it reports, or the one its end says. */
-function runProbe(request: ProbeRequest, opts: ProbeOptions): Promise<string | null> {
+async function runProbe(request: ProbeRequest, opts: ProbeOptions): Promise<string | null> {
   const memoryBytes = opts.memoryBytes ?? envNumber('GROVE_GGUF_PROBE_MB', 1024 * 1024) ?? DEFAULT_MEMORY_BYTES
   const timeoutMs = opts.timeoutMs ?? envNumber('GROVE_GGUF_PROBE_TIMEOUT_S', 1000) ?? DEFAULT_TIMEOUT_MS
-  const heapMb = Math.max(64, Math.floor(memoryBytes / (1024 * 1024) / 2))
-  const child: WorkerHandle<ProbeRequest> = (opts.spawner ?? forkSpawner)<ProbeRequest>({
-    entry: PROBE_ENTRY,
-    args: [],
-    execArgv: [`--max-old-space-size=${heapMb}`]
-  })
-  let stderr = ''
-  child.onStderr((text) => {
-    stderr = (stderr + text).slice(-8192)
-  })
-  return new Promise<string | null>((resolve, reject) => {
-    let settled = false
-    const finish = (outcome: { problem: string | null } | Error) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      clearInterval(watch)
-      child.kill('SIGKILL')
-      if (outcome instanceof Error) reject(outcome)
-      else resolve(outcome.problem)
-    }
-    const timer = setTimeout(() => finish({ problem: `opening it with llama.cpp took longer than ${Math.round(timeoutMs / 1000)} s` }), timeoutMs)
-    const watch = setInterval(() => {
-      const pid = child.pid
+  const worker = opts.session?.take() ?? new ProbeWorker(opts.spawner ?? forkSpawner, memoryBytes)
+  let limit: string | null = null
+  let timer: NodeJS.Timeout | undefined
+  let watch: NodeJS.Timeout | undefined
+  const overLimit = new Promise<'limit'>((resolve) => {
+    timer = setTimeout(() => {
+      limit = `opening it with llama.cpp took longer than ${Math.round(timeoutMs / 1000)} s`
+      resolve('limit')
+    }, timeoutMs)
+    watch = setInterval(() => {
+      const pid = worker.pid
       if (pid === undefined) return
       pidusage(pid).then(
         (usage) => {
-          if (usage.memory > memoryBytes) finish({ problem: `opening it with llama.cpp needed more than ${Math.round(memoryBytes / 1e6)} MB of memory` })
+          worker.lastMemory = usage.memory
+          if (usage.memory > memoryBytes && limit === null) {
+            limit = `opening it with llama.cpp needed more than ${Math.round(memoryBytes / 1e6)} MB of memory`
+            resolve('limit')
+          }
         },
         () => {}
       )
     }, MEMORY_POLL_MS)
-    child.onMessage((raw) => {
-      const parsed = ProbeReply.safeParse(raw)
-      if (!parsed.success) return finish(new GroveError('INTERNAL', `The GGUF probe of ${request.path} sent a malformed reply`))
-      const reply = parsed.data
-      if (reply.type === 'ready') {
-        try {
-          child.send(request)
-        } catch (err) {
-          finish(new GroveError('INTERNAL', `The GGUF probe did not start: ${(err as Error).message}`))
-        }
-      } else if (reply.type === 'error') {
-        // As from the inference worker: an INTERNAL text is a detail for the log, not for clients.
-        finish(reply.error.code === 'INTERNAL' ? new Error(reply.error.message) : new GroveError(reply.error.code, reply.error.message))
-      }
-      else finish({ problem: reply.problem })
-    })
-    child.onExit((exit) => {
-      // Ending before it answered: llama.cpp aborted on the file, or the heap cap was hit.
-      const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`
-      if (/heap out of memory|Reached heap limit/i.test(stderr)) return finish({ problem: `opening it needed more than ${heapMb} MB of heap` })
-      const reason = nativeCrashReason(stderr)
-      finish({ problem: `llama.cpp aborted opening it (the probe process ${how}${reason ? `: ${reason}` : ''})` })
-    })
   })
+  try {
+    const reply = await Promise.race([worker.ask(request), overLimit])
+    if (reply === 'limit') {
+      worker.kill()
+      return limit
+    }
+    if (reply instanceof ProbeEnded) return reply.message
+    if (reply instanceof Error || reply.type !== 'result') {
+      worker.kill()
+      if (reply instanceof Error) throw reply
+      if (reply.type === 'error') {
+        // As from the inference worker: an INTERNAL text is a detail for the log, not for clients.
+        throw reply.error.code === 'INTERNAL' ? new Error(reply.error.message) : new GroveError(reply.error.code, reply.error.message)
+      }
+      throw new GroveError('INTERNAL', `The GGUF probe of ${request.path} answered out of turn`)
+    }
+    if (opts.session) opts.session.giveBack(worker, memoryBytes)
+    else worker.kill()
+    return reply.problem
+  } finally {
+    clearTimeout(timer)
+    clearInterval(watch)
+  }
 }
 
 function envNumber(name: string, scale: number): number | undefined {

@@ -158,7 +158,9 @@ test('lineage and browse --json show a fork tree to a peer that downloaded nothi
 
   const browse = await h.runGrove(['--home', homeC, '--bootstrap', bootstrap, '--json', 'browse', '--kind', 'adapter', '--wait', '10'])
   assert.equal(browse.code, 0, browse.stderr)
-  const models = browse.json[0] as unknown as Array<Record<string, unknown>>
+  const page = browse.json[0] as { total: number; offset: number; returned: number; models: Array<Record<string, unknown>> }
+  assert.deepEqual([page.total, page.offset, page.returned], [1, 0, 1])
+  const models = page.models
   assert.deepEqual(models.map((m) => [m.name, m.kind, m.link]), [['tree-adapter', 'adapter', adapterLink]])
   assert.ok(Number(models[0]!.seeders) >= 1)
 })

@@ -105,12 +105,12 @@ test('offline LAN: hosts find each other with no configuration; share, fetch, ro
     d.runGrove(['--home', homeD2, '--lan', 'fetch', shared.link, '--timeout', '3'], { timeoutMs: 40_000 })
   ])
   assert.equal(browseB.code, 0, browseB.stderr)
-  const listedB = (browseB.json[0] as unknown as Array<Record<string, unknown>>).find((m) => m.link === shared.link)
+  const listedB = (browseB.json[0]!.models as Array<Record<string, unknown>>).find((m) => m.link === shared.link)
   assert.ok(listedB, `B's browse lists A's model: ${browseB.stdout}`)
   assert.equal(listedB.name, 'campus-model')
   assert.ok(Number(listedB.seeders) >= 1)
   assert.equal(browseD.code, 0, browseD.stderr)
-  assert.deepEqual(browseD.json[0], [], 'a host on another LAN sees no model')
+  assert.deepEqual(browseD.json[0]!.models, [], 'a host on another LAN sees no model')
   assert.notEqual(fetchD.code, 0)
   assert.match(fetchD.stderr.trimEnd().split('\n').at(-1)!, /^grove: No peer serves grove:\/\/\S+ \(waited 3 s\)/)
 
@@ -153,7 +153,7 @@ test('offline LAN: hosts find each other with no configuration; share, fetch, ro
   const browseC2 = await c.runGrove(['--home', homeC2, '--json', 'browse', '--wait', '15'], { env: { ...TRACE, GROVE_LAN_FALLBACK_MS: '1500' }, timeoutMs: 60_000 })
   assert.equal(browseC2.code, 0, browseC2.stderr)
   assert.match(browseC2.stderr, /Network: no DHT bootstrap node answered within 1\.5 s; switched to LAN mode/)
-  const listedC2 = (browseC2.json[0] as unknown as Array<Record<string, unknown>>).find((m) => m.link === shared.link)
+  const listedC2 = (browseC2.json[0]!.models as Array<Record<string, unknown>>).find((m) => m.link === shared.link)
   assert.ok(listedC2, `after the cable is back, A serves its catalog again: ${browseC2.stdout} ${browseC2.stderr.slice(-800)}`)
   console.log(`# auto-LAN newcomer: first peer after ${traceDelay(browseC2.stderr, 'connection', startedC2)} ms (1.5 s of it waiting for the public DHT)`)
   // The auto-mode newcomer did try the public DHT first: the gateway saw it (so the zero above is real).

@@ -20,6 +20,7 @@ interface BrowseFlags {
   license?: string
   relation?: string
   limit: string
+  offset: string
   wait?: string
   timeout?: string
 }
@@ -33,6 +34,7 @@ export function registerCatalog(program: Command, context: () => CommandContext)
     .option('--license <spdx>', 'only this licence')
     .option('--relation <relation>', `only forks with this relation: ${RELATIONS.join(' | ')}`)
     .option('--limit <n>', 'at most this many results', '100')
+    .option('--offset <n>', 'skip this many results first (the next page: --offset 100)', '0')
     .option('--wait <seconds>', 'how long to listen for peers', String(DEFAULT_WAIT_S))
     .option('--timeout <seconds>', 'give up after this long in all, checking the models peers named included', String(DEFAULT_TIMEOUT_S))
     .action(async (text: string | undefined, flags: BrowseFlags) => {
@@ -41,11 +43,13 @@ export function registerCatalog(program: Command, context: () => CommandContext)
       const relation = oneOf<Relation>(flags.relation, RELATIONS, '--relation')
       const limit = Number(flags.limit)
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new GroveError('BAD_INPUT', '--limit must be 1-10000')
+      const offset = Number(flags.offset)
+      if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000) throw new GroveError('BAD_INPUT', '--offset must be a whole number from 0 to 1000000')
       const waitMs = (parseSeconds(flags.wait, '--wait') ?? DEFAULT_WAIT_S) * 1000
       const timeoutMs = (parseSeconds(flags.timeout, '--timeout') ?? DEFAULT_TIMEOUT_S) * 1000
       await ctx.withGrove({ network: true }, async (grove, signal) => {
         await grove.settleCatalog({ waitMs, timeoutMs, signal })
-        const result = grove.catalog.search({ text, architecture: flags.arch, kind, license: flags.license, relation, limit })
+        const result = grove.catalog.search({ text, architecture: flags.arch, kind, license: flags.license, relation, limit, offset })
         const models = result.items.map((m) => ({
           link: m.link,
           name: m.name,
@@ -60,14 +64,23 @@ export function registerCatalog(program: Command, context: () => CommandContext)
           local: m.local,
           verified: m.source === 'drive'
         }))
-        ctx.out.result(models, () =>
-          models.length === 0
-            ? `No models found (${grove.roomPeerCount} peer${grove.roomPeerCount === 1 ? '' : 's'} in ${grove.rooms.map((r) => r.name).join(', ')}).`
-            : table(
-                ['NAME', 'KIND', 'ARCH', 'SIZE', 'LICENCE', 'SEEDERS', 'LINK'],
-                models.map((m) => [m.name, m.kind, m.architecture ?? '', bytesText(m.size), m.license ?? '', String(m.seeders), m.link])
-              ) + (result.total > models.length ? `\n… ${result.total - models.length} more (use --limit or a search text)` : '')
-        )
+        // --json: how many matched, not only the page, so a script knows whether to ask for the next one.
+        ctx.out.result({ total: result.total, offset, returned: models.length, models }, () => {
+          if (models.length === 0) {
+            return result.total > 0
+              ? `No models past --offset ${offset} (${result.total} matched).`
+              : `No models found (${grove.roomPeerCount} peer${grove.roomPeerCount === 1 ? '' : 's'} in ${grove.rooms.map((r) => r.name).join(', ')}).`
+          }
+          const rest = result.total - offset - models.length
+          return (
+            table(
+              ['NAME', 'KIND', 'ARCH', 'SIZE', 'LICENCE', 'SEEDERS', 'LINK'],
+              models.map((m) => [m.name, m.kind, m.architecture ?? '', bytesText(m.size), m.license ?? '', String(m.seeders), m.link])
+            ) +
+            `\n${offset + 1}–${offset + models.length} of ${result.total}` +
+            (rest > 0 ? ` (the next ${Math.min(rest, limit)}: --offset ${offset + models.length})` : '')
+          )
+        })
       })
     })
 

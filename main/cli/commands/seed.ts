@@ -9,6 +9,10 @@ import { GroveService } from '../service-host.js'
 import { inertLine } from '../terminal-text.js'
 
 const STATUS_INTERVAL_MS = 5000
+/** With nothing changing, a status line this often all the same (a seeder runs for months: its log must not grow for nothing). */
+const HEARTBEAT_MS = 60_000
+/** A status line names at most this many of the drives whose traffic changed since the last one. */
+const CHANGED_DRIVES_SHOWN = 20
 
 export function registerSeed(program: Command, context: () => CommandContext): void {
   program
@@ -37,9 +41,10 @@ export function registerSeed(program: Command, context: () => CommandContext): v
             ctx.out.event({ event: 'seeding', peer: grove.swarm.publicKey, links: entries.map((e) => e.link) })
           }
           if (!ctx.inService) for (const link of links) void fetchAndSeed(grove, ctx, link, signal)
+          const reporter = new StatusReporter(grove, ctx)
           while (!signal.aborted) {
             await sleep(STATUS_INTERVAL_MS, signal)
-            if (!signal.aborted) report(grove, ctx)
+            if (!signal.aborted) reporter.report()
           }
         } finally {
           await service?.close()
@@ -64,10 +69,59 @@ async function fetchAndSeed(grove: Grove, ctx: CommandContext, link: string, sig
   }
 }
 
-function report(grove: Grove, ctx: CommandContext): void {
-  const peers = grove.swarm.peers
-  const total = grove.traffic.total
-  const drives = grove.seededKeys.map((keyHex) => ({ keyHex, ...grove.traffic.of(keyHex) }))
-  ctx.out.event({ event: 'status', peers: peers.length, uploadedBytes: total.uploadedBytes, downloadedBytes: total.downloadedBytes, drives })
-  ctx.out.info(`${peers.length} peer${peers.length === 1 ? '' : 's'} · uploaded ${bytesText(total.uploadedBytes)} · downloaded ${bytesText(total.downloadedBytes)}`)
+/**
+ * The periodic status: a summary (peers, models seeded, totals and rates, models set aside), with
+ * the drives whose traffic changed since the last line; per-drive detail for all of them is
+ * `grove status --json`. Printed when something changed, else once a minute.
+ */
+class StatusReporter {
+  private lastKey = ''
+  private lastAt = 0
+  private lastTotals = { uploadedBytes: 0, downloadedBytes: 0, at: Date.now() }
+  private readonly lastByDrive = new Map<string, number>()
+
+  constructor(
+    private readonly grove: Grove,
+    private readonly ctx: CommandContext
+  ) {}
+
+  report(): void {
+    const { grove, ctx } = this
+    const now = Date.now()
+    const peers = grove.swarm.peers.length
+    const seeding = grove.seededKeys.length
+    const setAside = grove.library.list().filter((e) => e.quarantined).length
+    const total = grove.traffic.total
+    const key = JSON.stringify([peers, seeding, setAside, total.uploadedBytes, total.downloadedBytes])
+    if (key === this.lastKey && now - this.lastAt < HEARTBEAT_MS) return
+    const seconds = Math.max(0.001, (now - this.lastTotals.at) / 1000)
+    const uploadBytesPerSecond = Math.round((total.uploadedBytes - this.lastTotals.uploadedBytes) / seconds)
+    const downloadBytesPerSecond = Math.round((total.downloadedBytes - this.lastTotals.downloadedBytes) / seconds)
+    const changed: Array<{ keyHex: string; uploadedBytes: number; downloadedBytes: number }> = []
+    for (const keyHex of grove.seededKeys) {
+      const traffic = grove.traffic.of(keyHex)
+      const sum = traffic.uploadedBytes + traffic.downloadedBytes
+      if (sum !== (this.lastByDrive.get(keyHex) ?? 0)) changed.push({ keyHex, ...traffic })
+      this.lastByDrive.set(keyHex, sum)
+    }
+    this.lastKey = key
+    this.lastAt = now
+    this.lastTotals = { ...total, at: now }
+    ctx.out.event({
+      event: 'status',
+      peers,
+      seeding,
+      setAside,
+      uploadedBytes: total.uploadedBytes,
+      downloadedBytes: total.downloadedBytes,
+      uploadBytesPerSecond,
+      downloadBytesPerSecond,
+      changed: changed.slice(0, CHANGED_DRIVES_SHOWN),
+      moreChanged: Math.max(0, changed.length - CHANGED_DRIVES_SHOWN)
+    })
+    ctx.out.info(
+      `${peers} peer${peers === 1 ? '' : 's'} · seeding ${seeding} · uploaded ${bytesText(total.uploadedBytes)} (${bytesText(uploadBytesPerSecond)}/s) · downloaded ${bytesText(total.downloadedBytes)}` +
+        (setAside > 0 ? ` · ${setAside} set aside (see grove ls)` : '')
+    )
+  }
 }

@@ -61,6 +61,8 @@ async function statusOf(host: ServiceHost) {
     uploadedBytes: total.uploadedBytes,
     downloadedBytes: total.downloadedBytes,
     transfers: transfers.map((t) => ({ link: t.link, name: t.name, state: t.state, bytes: t.bytes, total: t.total })),
+    // Per drive: what `grove seed`'s status lines summarise.
+    drives: grove.seededKeys.map((keyHex) => ({ keyHex, ...grove.traffic.of(keyHex) })),
     // This `grove status` is one of them.
     commands: host.running().filter((words) => words !== 'status')
   }
