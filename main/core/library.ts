@@ -65,8 +65,15 @@ export type BlockFileRecord = NonNullable<LibraryEntry['blockFile']>
 
 const LibraryFile = z.object({ version: z.literal(1), entries: z.array(LibraryEntry) })
 
+/** Inside a batch, the index is written at most this often. */
+const BATCH_WRITE_MS = 1000
+
 export class Library {
   private entries = new Map<string, LibraryEntry>()
+  private batches = 0
+  private dirty = false
+  private batchTimer: NodeJS.Timeout | null = null
+  private batchError: unknown = null
 
   constructor(private readonly file: string) {}
 
@@ -114,11 +121,47 @@ export class Library {
   }
 
   /**
+   * Runs `work` with the index written at most once a second meanwhile, and once at the end:
+   * sharing a folder of a thousand models rewrites a 1 MB index a few dozen times, not two
+   * thousand. A crash in the middle loses at most the last second's records (their drives stay in
+   * the store, unreferenced, and sharing those files again makes them anew).
+   */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    this.batches++
+    try {
+      return await work()
+    } finally {
+      if (--this.batches === 0 && this.dirty) await this.flush()
+    }
+  }
+
+  private save(): Promise<void> {
+    if (this.batches === 0) return this.write()
+    if (this.batchError) {
+      const err = this.batchError
+      this.batchError = null
+      return Promise.reject(err)
+    }
+    this.dirty = true
+    this.batchTimer ??= setTimeout(() => {
+      this.flush().catch((err: unknown) => (this.batchError = err))
+    }, BATCH_WRITE_MS)
+    return Promise.resolve()
+  }
+
+  private flush(): Promise<void> {
+    if (this.batchTimer) clearTimeout(this.batchTimer)
+    this.batchTimer = null
+    this.dirty = false
+    return this.write()
+  }
+
+  /**
    * Replaces the index atomically (write-file-atomic: a temp file, fsynced, renamed over it; writes
    * to the same file queue up). One that fails (a full disk) fails its caller and leaves the old
    * index; the next one still runs.
    */
-  private save(): Promise<void> {
+  private write(): Promise<void> {
     return writeFileAtomic(this.file, JSON.stringify({ version: 1, entries: this.list() }, null, 2))
   }
 }

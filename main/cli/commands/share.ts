@@ -91,22 +91,24 @@ async function shareMany(ctx: CommandContext, grove: Grove, files: string[], opt
   const bar = ctx.out.bar('Sharing', files.length)
   const probes = new ProbeSession()
   try {
-    for (const [index, file] of files.entries()) {
-      if (signal.aborted) break
-      try {
-        const result = await grove.share(file, { license: opts.license, relation: opts.relation, announce: false, probes })
-        if (result.existing) existing++
-        else shared++
-        ctx.out.event({ event: 'shared', file, ...resultJson(result) })
-        ctx.out.info(`${result.existing ? 'Already shared' : 'Shared'} "${inertLine(result.name)}" ${result.link}`)
-      } catch (err) {
-        failed++
-        const { code, message } = toErrorPayload(err)
-        ctx.out.event({ event: 'error', file, error: { code, message: firstLine(message) } })
-        ctx.out.info(`Could not share ${inertLine(file)}: ${inertLine(firstLine(message))}`)
+    await grove.library.batch(async () => {
+      for (const [index, file] of files.entries()) {
+        if (signal.aborted) break
+        try {
+          const result = await grove.share(file, { license: opts.license, relation: opts.relation, announce: false, probes })
+          if (result.existing) existing++
+          else shared++
+          ctx.out.event({ event: 'shared', file, ...resultJson(result) })
+          ctx.out.info(`${result.existing ? 'Already shared' : 'Shared'} "${inertLine(result.name)}" ${result.link}`)
+        } catch (err) {
+          failed++
+          const { code, message } = toErrorPayload(err)
+          ctx.out.event({ event: 'error', file, error: { code, message: firstLine(message) } })
+          ctx.out.info(`Could not share ${inertLine(file)}: ${inertLine(firstLine(message))}`)
+        }
+        bar.update(index + 1)
       }
-      bar.update(index + 1)
-    }
+    })
   } finally {
     probes.close()
     bar.stop()
