@@ -73,8 +73,12 @@ export interface SwarmOptions {
 export const DEFAULT_LAN_FALLBACK_MS = 10_000
 const DEFAULT_NETWORK_POLL_MS = 2000
 const REFRESH_DEBOUNCE_MS = 250
-/** How long unannouncing may take when the swarm closes, and when it switches networks. */
-const CLOSE_GRACE_MS = 10_000
+/**
+ * How long unannouncing may take when the swarm closes. A seeder of a thousand models has a
+ * thousand announcements to withdraw, one DHT query each, and SIGTERM must end it within 10 s;
+ * what is not withdrawn by then expires on the DHT by itself.
+ */
+const CLOSE_GRACE_MS = 3000
 /** How long a peer dropped for stalling is refused. */
 const DROPPED_PEER_MS = 30_000
 const SWITCH_GRACE_MS = 500
