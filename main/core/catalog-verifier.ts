@@ -6,6 +6,7 @@ import type Hyperdrive from 'hyperdrive'
 import type { Catalog } from '../../shared/catalog/store.js'
 import { GroveError } from '../../shared/errors.js'
 import { parseLink } from '../../shared/link.js'
+import { childSignal } from './abort.js'
 import { entryFromDrive } from './catalog-entries.js'
 import { cardFactsOf } from './library.js'
 import { readDriveCard, readDriveManifest } from './remote-drive.js'
@@ -77,11 +78,8 @@ export class CatalogVerifier {
   }
 
   private async verify(link: string): Promise<void> {
-    // A signal of its own, tied to stop(): the reads wait on it several times at once, and four
-    // verifications sharing one signal went past Node's 10-listener warning.
-    const own = new AbortController()
-    const stop = () => own.abort()
-    this.stopper.signal.addEventListener('abort', stop, { once: true })
+    // A signal of its own, tied to stop(): the reads wait on it several times at once.
+    const own = childSignal(this.stopper.signal)
     try {
       const drive = await this.options.openDrive(parseLink(link).keyHex)
       const deadline = Date.now() + TIMEOUT_MS
@@ -90,7 +88,7 @@ export class CatalogVerifier {
       const entry = entryFromDrive(link, manifest, cardFactsOf(card))
       if (entry && !own.signal.aborted) this.options.catalog.addFromDrive(entry)
     } finally {
-      this.stopper.signal.removeEventListener('abort', stop)
+      own.dispose()
     }
   }
 }
