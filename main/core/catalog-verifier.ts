@@ -6,13 +6,15 @@ import type Hyperdrive from 'hyperdrive'
 import type { Catalog } from '../../shared/catalog/store.js'
 import { GroveError } from '../../shared/errors.js'
 import { parseLink } from '../../shared/link.js'
+import { childSignal } from './abort.js'
 import { entryFromDrive } from './catalog-entries.js'
 import { cardFactsOf } from './library.js'
 import { readDriveCard, readDriveManifest } from './remote-drive.js'
 
 export interface CatalogVerifierOptions {
   catalog: Catalog
-  openDrive(keyHex: string): Promise<Hyperdrive>
+  /** Runs `work` on the drive with this key, closing it after unless it was open anyway. */
+  peekDrive<T>(keyHex: string, work: (drive: Hyperdrive) => Promise<T>): Promise<T>
 }
 
 const CONCURRENCY = 4
@@ -77,20 +79,18 @@ export class CatalogVerifier {
   }
 
   private async verify(link: string): Promise<void> {
-    // A signal of its own, tied to stop(): the reads wait on it several times at once, and four
-    // verifications sharing one signal went past Node's 10-listener warning.
-    const own = new AbortController()
-    const stop = () => own.abort()
-    this.stopper.signal.addEventListener('abort', stop, { once: true })
+    // A signal of its own, tied to stop(): the reads wait on it several times at once.
+    const own = childSignal(this.stopper.signal)
     try {
-      const drive = await this.options.openDrive(parseLink(link).keyHex)
       const deadline = Date.now() + TIMEOUT_MS
-      const manifest = await readDriveManifest(drive, link, deadline, own.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
-      const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: own.signal })
-      const entry = entryFromDrive(link, manifest, cardFactsOf(card))
+      const entry = await this.options.peekDrive(parseLink(link).keyHex, async (drive) => {
+        const manifest = await readDriveManifest(drive, link, deadline, own.signal, () => new GroveError('NO_PEERS', `No peer gave us ${link}`))
+        const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal: own.signal })
+        return entryFromDrive(link, manifest, cardFactsOf(card))
+      })
       if (entry && !own.signal.aborted) this.options.catalog.addFromDrive(entry)
     } finally {
-      this.stopper.signal.removeEventListener('abort', stop)
+      own.dispose()
     }
   }
 }

@@ -15,6 +15,7 @@ import type { BlobId } from 'hyperblobs'
 import { GroveError, firstLine } from '../../shared/errors.js'
 import { formatLink, parseLink } from '../../shared/link.js'
 import { weightsFile, type Manifest, type ManifestFile } from '../../shared/manifest.js'
+import { childSignal } from './abort.js'
 import { sha256File } from './sha256.js'
 import type { HomeLayout } from './home.js'
 import type { ModelDrives } from './model-drives.js'
@@ -77,13 +78,18 @@ export async function fetchModel(ctx: FetchContext, linkText: string, opts: Fetc
     if (event.event === 'progress') progressBytes = event.bytes
     opts.onEvent?.(event)
   }
+  // A signal of its own, tied to the caller's: one fetch waits on it several times at once, and
+  // many fetches may share the caller's (`grove seed LINK...`).
+  const own = childSignal(opts.signal)
   try {
-    return await fetchOnce(ctx, linkText, { ...opts, onEvent })
+    return await fetchOnce(ctx, linkText, { ...opts, onEvent, signal: own.signal })
   } catch (err) {
     // A full disk anywhere (the partial file, its fsync, the store, the library index, the
     // export) ends as the same one line.
     if (err instanceof DiskFullError || !isDiskFull(err)) throw err
     throw await diskFullDuringFetch(ctx, keyHex, opts, progressBytes, err)
+  } finally {
+    own.dispose()
   }
 }
 
@@ -225,9 +231,7 @@ async function alreadyFetched(ctx: FetchContext, keyHex: string, outDir?: string
 /** Waits (until `deadline`) for a peer to give us the drive, then reads and checks its manifest. */
 async function readRemoteManifest(ctx: FetchContext, drive: Hyperdrive, link: string, deadline: number, signal?: AbortSignal): Promise<Manifest> {
   const timeoutMs = deadline - Date.now()
-  const stop = new AbortController()
-  const abortOnSignal = () => stop.abort()
-  signal?.addEventListener('abort', abortOnSignal, { once: true })
+  const stop = childSignal(signal)
   const done = drive.findingPeers()
   ctx.swarm.flush().then(done, done)
   void ctx.swarm.refreshUntil(drive.discoveryKey, () => drive.core.peers.length > 0 || drive.core.length > 0, stop.signal)
@@ -238,8 +242,8 @@ async function readRemoteManifest(ctx: FetchContext, drive: Hyperdrive, link: st
         : new GroveError('NO_PEERS', `No peer serves ${link} (waited ${Math.round(timeoutMs / 1000)} s). Check the link, and that a seeder is online on the same network or bootstrap.`)
     )
   } finally {
+    stop.dispose()
     stop.abort()
-    signal?.removeEventListener('abort', abortOnSignal)
   }
 }
 

@@ -116,7 +116,7 @@ export class Grove extends ReadyResource {
       const swarm = new SwarmNetwork({ store, bootstrap: this.options.bootstrap, lan: this.options.lan, lanFallbackMs: this.options.lanFallbackMs, directPort: this.options.directPort })
       this._swarm = swarm
       this._seeding = new Seeding(drives, this.library, swarm)
-      const verifier = new CatalogVerifier({ catalog: this.catalog, openDrive: (keyHex) => drives.open(keyHex) })
+      const verifier = new CatalogVerifier({ catalog: this.catalog, peekDrive: (keyHex, work) => drives.peek(keyHex, work) })
       this.verifier = verifier
       const localCatalog = this.localCatalog
       this.exchange = new CatalogExchange(this.catalog, () => localCatalog.entries(), {

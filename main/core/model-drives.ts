@@ -31,6 +31,8 @@ export class ModelDrives {
   private readonly drives = new Map<string, Promise<Hyperdrive>>()
   /** Models whose blocks live in a file (see file-blocks.ts), by key. */
   private readonly blockFiles = new Map<string, BlockFile>()
+  /** Drives opened only to be looked at (see peek), until their look ends. */
+  private readonly peeking = new Set<Hyperdrive>()
   private closed = false
 
   constructor(private readonly options: ModelDrivesOptions) {}
@@ -51,6 +53,27 @@ export class ModelDrives {
       this.drives.set(keyHex, pending)
     }
     return pending
+  }
+
+  /**
+   * Runs `work` on the drive with this key without keeping it open: the shared drive when it is
+   * open already, or else a session of its own, closed when `work` ends. For a drive that is only
+   * looked at (a relayed catalog entry checked): kept open, each would be replicated to every
+   * peer for the life of the process — a seeder in a room of a thousand models held them all.
+   */
+  async peek<T>(keyHex: string, work: (drive: Hyperdrive) => Promise<T>): Promise<T> {
+    if (this.closed) throw new GroveError('CLOSED', 'Grove is not open')
+    const shared = this.drives.get(keyHex)
+    if (shared) return work(await shared)
+    const drive = new Hyperdrive(this.options.store.session(), Buffer.from(hexToBytes(keyHex)))
+    this.peeking.add(drive)
+    try {
+      await drive.ready()
+      return await work(drive)
+    } finally {
+      this.peeking.delete(drive)
+      await drive.close().catch(() => {})
+    }
   }
 
   /** A new drive, written by this store under `namespace`, registered so later opens share it. */
@@ -93,6 +116,7 @@ export class ModelDrives {
   /** Closes every drive, then the files their blocks were read from. */
   async close(): Promise<void> {
     this.closed = true
+    for (const drive of [...this.peeking]) await drive.close().catch(() => {})
     const drives = [...this.drives.values()]
     this.drives.clear()
     for (const pending of drives) await pending.then((d) => d.close()).catch(() => {})

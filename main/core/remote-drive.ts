@@ -9,7 +9,7 @@ import type { BlobId } from 'hyperblobs'
 import type Hyperdrive from 'hyperdrive'
 import { GroveError } from '../../shared/errors.js'
 import { CARD_PATH, MANIFEST_PATH, MAX_CARD_BYTES, MAX_MANIFEST_BYTES, Manifest, describeSchemaIssues, type ManifestFile } from '../../shared/manifest.js'
-import { sleep } from './swarm.js'
+import { sleep, within } from './abort.js'
 
 /** Hypercore blocks travel as one secret-stream message, whose length is 24 bits. */
 const MAX_BLOCK_BYTES = 16 * 1024 * 1024
@@ -67,7 +67,7 @@ export async function checkBlobRange(blobs: Hyperblobs, id: BlobId, what: string
       throw new GroveError(signal?.aborted ? 'BAD_INPUT' : 'NO_PEERS', signal?.aborted ? 'Cancelled' : `${what}: no peer showed the data it points at (blocks ${id.blockOffset}–${end - 1}; ${blobs.core.length} known)`)
     }
     const length = blobs.core.length
-    await Promise.race([blobs.core.update({ wait: true }).catch(() => false), sleep(Math.min(1000, Math.max(1, deadline - Date.now())), signal)])
+    await within(blobs.core.update({ wait: true }), Math.min(1000, remaining(deadline)), signal)
     if (blobs.core.length !== length) continue
     // A peer that shows the core but not that far: its length is what it is.
     if (blobs.core.peers.length > 0 && blobs.core.length > 0) {
@@ -130,7 +130,7 @@ export async function readSmallFile(drive: Hyperdrive, path: string, opts: Small
 export async function readDriveManifest(drive: Hyperdrive, link: string, deadline: number, signal: AbortSignal, noPeers: () => GroveError): Promise<Manifest> {
   while (drive.core.length === 0) {
     if (signal.aborted || Date.now() >= deadline) throw noPeers()
-    await Promise.race([drive.update({ wait: true }).catch(() => false), sleep(Math.min(500, remaining(deadline)), signal)])
+    await within(drive.update({ wait: true }), Math.min(500, remaining(deadline)), signal)
     if (drive.core.length === 0) await sleep(Math.min(250, remaining(deadline)), signal)
   }
   const bytes = await readSmallFile(drive, MANIFEST_PATH, { link, maxBytes: MAX_MANIFEST_BYTES, deadline: Math.max(deadline, Date.now() + 1000), signal })

@@ -1,11 +1,20 @@
 // A home's corestore: Hypercore's storage (RocksDB) with Grove's settings, opened so that a
 // full disk never leaves it unopenable, and its explicit garbage collection.
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
 import { removeUnfinishedDeviceFile } from './store-device-file.js'
 
 /** rocksdb-native's constants.garbageCollectionPolicy.FORCE */
 const FORCE_BLOB_GC = 1
+
+/**
+ * How many of RocksDB's old info logs a store keeps. Every open renames the current `LOG` to
+ * `LOG.old.<microseconds>`, and RocksDB keeps up to 1000 of them (its keep_log_file_num, which
+ * rocksdb-native does not expose): a home that ran `grove share` 200 times had 201.
+ */
+export const KEPT_OLD_LOGS = 4
 
 export interface OpenStore {
   store: Corestore
@@ -26,6 +35,7 @@ export async function openStore(dir: string): Promise<OpenStore> {
   const storage = new CoreStorage(dir, { writeBufferSize: 4 * 1024 * 1024, blobGarbageCollectionAgeCutOff: 0 })
   const store = new Corestore(storage)
   await store.ready()
+  await pruneOldLogs(join(dir, 'db'), KEPT_OLD_LOGS)
   return { store, storage }
 }
 
@@ -36,4 +46,15 @@ export async function openStore(dir: string): Promise<OpenStore> {
  */
 export async function collectGarbage(storage: CoreStorage): Promise<void> {
   await storage.compact({ blobGarbageCollectionPolicy: FORCE_BLOB_GC, blobGarbageCollectionAgeCutoff: 1 })
+}
+
+/**
+ * Removes all but the newest `keep` of RocksDB's `LOG.old.*` files in `dbDir`. Safe while the
+ * database is open: RocksDB only ever writes `LOG`. A failure leaves them (it is housekeeping).
+ */
+export async function pruneOldLogs(dbDir: string, keep: number): Promise<void> {
+  const names = await readdir(dbDir).catch(() => [] as string[])
+  // The suffix is the time of the rename in microseconds (digits): newest last.
+  const old = names.filter((n) => /^LOG\.old\.\d+$/.test(n)).sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))
+  for (const name of old.slice(0, Math.max(0, old.length - keep))) await rm(join(dbDir, name), { force: true }).catch(() => {})
 }

@@ -19,8 +19,12 @@ import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
 import { bytesToHex } from '../../shared/link.js'
+import { sleep, within } from './abort.js'
 import { DirectLinks, type Transport } from './direct-link.js'
 import { LanDiscovery, NetworkWatcher, lanInterfaces, onLocalNetwork, type LanInterface, type LanNode } from './lan.js'
+
+/** Kept here too: the command line imports it from this module. */
+export { sleep } from './abort.js'
 
 export interface BootstrapNode {
   host: string
@@ -556,19 +560,6 @@ function publicBootstrapAddresses(): BootstrapNode[] {
   })
 }
 
-/** Whether `promise` settled within `ms` (no timer outlives the answer). */
-async function within(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<boolean> {
-  const timer = new AbortController()
-  const onAbort = () => timer.abort()
-  signal?.addEventListener('abort', onAbort, { once: true })
-  try {
-    return await Promise.race([promise.then(() => true, () => true), sleep(ms, timer.signal).then(() => false)])
-  } finally {
-    timer.abort()
-    signal?.removeEventListener('abort', onAbort)
-  }
-}
-
 function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4')
@@ -582,16 +573,4 @@ function freeUdpPort(): Promise<number> {
 
 function trace(text: string): void {
   if (process.env.GROVE_TRACE) process.stderr.write(`[trace] ${Date.now()} ${text}\n`)
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }
