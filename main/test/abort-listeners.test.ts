@@ -98,7 +98,7 @@ test('browse verifies a seeder’s dozen models without a listener warning', asy
   const browse = await h.runGrove(['--home', home, '--bootstrap', await h.bootstrapArg(), '--json', 'browse', '--wait', '5'], { timeoutMs: 60_000 })
   assert.equal(browse.code, 0, browse.stderr)
   assert.doesNotMatch(browse.stderr, /MaxListenersExceededWarning|memory leak/, browse.stderr)
-  const models = browse.json[0] as unknown as Array<{ verified: boolean }>
+  const models = browse.json[0]!.models as Array<{ verified: boolean }>
   assert.equal(models.length, count)
   assert.ok(models.every((m) => m.verified), 'each model was read from its drive')
 })
