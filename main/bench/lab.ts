@@ -234,7 +234,7 @@ async function bench(): Promise<Results> {
   const modelsDir = join(work, 'models')
   await mkdir(modelsDir)
   log(`generating ${N} models…`)
-  let t = performance.now()
+  const t = performance.now()
   const files: string[] = []
   for (let i = 0; i < N; i++) {
     const file = join(modelsDir, `lab-model-${String(i).padStart(5, '0')}.gguf`)
@@ -421,7 +421,7 @@ async function startTransmission(host: LabHost, modelsDir: string, files: string
     if (run.code !== 0) throw new Error(`transmission-remote -a failed: ${run.output.slice(-500)}`)
   }
   // Each torrent is verified against the file already there, then seeds.
-  let done = 0
+  let done: number
   const verifyDeadline = Date.now() + 10 * 60_000
   for (;;) {
     const list = await remote(['-l'], 60_000)
