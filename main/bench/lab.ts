@@ -355,9 +355,9 @@ async function browseAll(host: LabHost, home: string, bootstrap: string): Promis
     const wait = waits[attempt]!
     const proc = grove(host, 'browse', ['--home', home, '--bootstrap', bootstrap, '--json', 'browse', '--wait', String(wait), '--timeout', String(wait + 60), '--limit', String(Math.max(N, 1))], { keepJson: true })
     const run = await proc.finished((wait + 90) * 1000)
-    // A JSON array of models today; tolerate {items, total} (paging being added).
+    // browse --json: { total, offset, returned, models }.
     const out = proc.json.at(-1)
-    const items = Array.isArray(out?.array) ? out.array : Array.isArray(out?.items) ? (out.items as unknown[]) : []
+    const items = Array.isArray(out?.models) ? (out.models as unknown[]) : []
     const total = typeof out?.total === 'number' ? out.total : null
     if (run.code !== 0) log(`browse exited ${run.code}: ${proc.stderrTail.slice(-300)}`)
     if (items.length > best.listed) best = { listed: items.length, total }
