@@ -1,10 +1,14 @@
 // Which model drives this peer announces to the swarm: a drive seeded is joined on its
 // discovery key as a server (and as a client while it is incomplete, to find other seeders).
-import { GroveError } from '../../shared/errors.js'
 import type Hyperdrive from 'hyperdrive'
+import pLimit from 'p-limit'
+import { GroveError } from '../../shared/errors.js'
 import type { Library, LibraryEntry } from './library.js'
 import type { ModelDrives } from './model-drives.js'
 import type { SwarmNetwork } from './swarm.js'
+
+/** Drives opened at once by seedLibrary. */
+const SEED_OPEN_CONCURRENCY = 16
 
 export class Seeding {
   private readonly seeded = new Set<string>()
@@ -33,18 +37,27 @@ export class Seeding {
     await this.swarm.leave(drive.discoveryKey)
   }
 
-  /** Announces everything the library seeds (less any model whose file is gone or changed, or that is set aside). */
+  /**
+   * Announces everything the library seeds (less any model whose file is gone or changed, or that
+   * is set aside). Drives open a few at a time: each open waits on RocksDB and a stat of its file,
+   * and a lab's thousand models one after another took seconds of waiting.
+   */
   async seedLibrary(): Promise<LibraryEntry[]> {
-    const seeded: LibraryEntry[] = []
-    for (const { keyHex } of this.library.list().filter((e) => e.seeding && e.blocksStored && !e.quarantined)) {
-      // Opening it checks its file: it may stop seeding there.
-      await this.drives.open(keyHex)
-      const entry = this.library.get(keyHex)
-      if (!entry?.seeding || !entry.blocksStored) continue
-      await this.seed(keyHex, { lookup: !entry.complete })
-      seeded.push(entry)
-    }
-    return seeded
+    const limit = pLimit(SEED_OPEN_CONCURRENCY)
+    const candidates = this.library.list().filter((e) => e.seeding && e.blocksStored && !e.quarantined)
+    const opened = await Promise.all(
+      candidates.map(({ keyHex }) =>
+        limit(async () => {
+          // Opening it checks its file: it may stop seeding there.
+          await this.drives.open(keyHex)
+          const entry = this.library.get(keyHex)
+          if (!entry?.seeding || !entry.blocksStored) return null
+          await this.seed(keyHex, { lookup: !entry.complete })
+          return entry
+        })
+      )
+    )
+    return opened.filter((entry): entry is LibraryEntry => entry !== null)
   }
 
   get keys(): string[] {
