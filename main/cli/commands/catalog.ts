@@ -77,8 +77,8 @@ export function registerCatalog(program: Command, context: () => CommandContext)
               ['NAME', 'KIND', 'ARCH', 'SIZE', 'LICENCE', 'SEEDERS', 'LINK'],
               models.map((m) => [m.name, m.kind, m.architecture ?? '', bytesText(m.size), m.license ?? '', String(m.seeders), m.link])
             ) +
-            `\n${offset + 1}–${offset + models.length} of ${result.total}` +
-            (rest > 0 ? ` (the next ${Math.min(rest, limit)}: --offset ${offset + models.length})` : '')
+            // Where this is a page of more, which one, and how to get the next.
+            (models.length < result.total ? `\n${offset + 1}–${offset + models.length} of ${result.total}` + (rest > 0 ? ` (the next ${Math.min(rest, limit)}: --offset ${offset + models.length})` : '') : '')
           )
         })
       })
