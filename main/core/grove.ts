@@ -19,6 +19,7 @@ import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js'
 import { JoinedRooms } from './joined-rooms.js'
 import { ensureHomeDirs, lockHome, resolveHome, type HomeLayout, type HomeLock } from './home.js'
 import { Library, type LibraryEntry } from './library.js'
+import { entryProofHolds } from './entry-proofs.js'
 import { LocalCatalog } from './local-catalog.js'
 import { ModelDrives } from './model-drives.js'
 import { shareModel, type ShareOptions, type ShareResult } from './publish.js'
@@ -213,6 +214,7 @@ export class Grove extends ReadyResource {
   async share(file: string, opts: ShareOptions & { announce?: boolean } = {}): Promise<ShareResult> {
     const result = await shareModel(this, file, opts)
     if (this.hasNetwork) await this.seedDrive(result.keyHex, { lookup: false })
+    this.drives.doneWith(result.keyHex)
     if (this.hasNetwork && opts.announce !== false) await this.refreshLocalCatalog()
     return result
   }

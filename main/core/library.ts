@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { GroveError } from '../../shared/errors.js'
 import { Manifest, RELATIONS } from '../../shared/manifest.js'
 import { parseCard } from '../../shared/model-card.js'
+import { EntryProof } from '../../shared/catalog/wire.js'
 
 export const LibraryEntry = z.object({
   keyHex: z.string().regex(/^[0-9a-f]{64}$/),
@@ -49,6 +50,8 @@ export const LibraryEntry = z.object({
       base_model_relation: z.enum(RELATIONS).optional()
     })
     .optional(),
+  /** For a model this home published: its drive's signature over its catalog entry (entry-proofs.ts). */
+  entryProof: EntryProof.optional(),
   /** Why this entry is set aside (its drive lies about its data): reported, never retried at start-up. */
   quarantined: z.string().max(1000).optional()
 })

@@ -40,7 +40,21 @@ declare module 'hypercore' {
     findingPeers(): () => void
     setActive(active: boolean): void
     session(opts?: { wait?: boolean; timeout?: number }): Hypercore
+    /** The pair this session signs with; `secretKey` only where this store wrote the core. */
+    keyPair: { publicKey: Buffer; secretKey?: Buffer | null } | null
+    /** A core's key: the hash of its (default) manifest for this signer's public key. */
+    static key(publicKey: Buffer): Buffer
+    static discoveryKey(key: Buffer): Buffer
   }
+}
+
+declare module 'hypercore-crypto' {
+  const crypto: {
+    sign(message: Buffer, secretKey: Buffer): Buffer
+    verify(message: Buffer, signature: Buffer, publicKey: Buffer): boolean
+    keyPair(seed?: Buffer): { publicKey: Buffer; secretKey: Buffer }
+  }
+  export default crypto
 }
 
 declare module 'hypercore-storage' {
@@ -64,6 +78,8 @@ declare module 'corestore' {
     session(): Corestore
     replicate(stream: unknown): unknown
     createKeyPair(name: string): Promise<KeyPair>
+    /** Called with every core this store opens (its internal Core object), a peer's request included. */
+    watch(fn: (core: { discoveryKey: Buffer | null }) => void): void
   }
 }
 
@@ -91,6 +107,8 @@ declare module 'hyperdrive' {
     key: Buffer
     discoveryKey: Buffer
     core: Hypercore
+    /** The blob store once opened (getBlobs), else null. */
+    blobs: Hyperblobs | null
     version: number
     writable: boolean
     ready(): Promise<void>

@@ -8,6 +8,9 @@
 //   suffix is dropped (an entry describes the drive's current manifest).
 // - `source: 'drive'`: we read the summary from the drive's own signed manifest ourselves. It
 //   always wins: it replaces any relayed summary, and a newer drive read replaces an older one.
+// - An entry a peer sends with a proof that `checkProof` accepts (the drive's key signed it, see
+//   main/core/entry-proofs.ts) counts as read from the drive: `source: 'drive'`. A proof that
+//   does not hold is dropped and the entry counts as relayed.
 // - `source: 'peer'`: the summary was only relayed by peers. The first relayed summary wins; a
 //   different summary for the same link from another peer does not replace it, it increments
 //   `conflicts` (the UI can say "peers disagree"). Exception: once no peer advertises the link
@@ -37,6 +40,8 @@ export const DEFAULT_MAX_CATALOG_ENTRIES = 200_000
 export interface CatalogOptions {
   maxEntriesPerPeer?: number
   maxEntries?: number
+  /** Whether an entry's `proof` is its drive's signature over it (injected: this module stays pure). */
+  checkProof?: (entry: CatalogEntry) => boolean
 }
 
 /** What merging a peer's entries did; `quotaExceeded` means: disconnect that peer. */
@@ -62,11 +67,13 @@ export class Catalog {
   readonly #orphans = new Set<MutableRecord>()
   readonly #search = new SearchIndex(this.#records)
   readonly #lineage = new LineageIndex()
+  readonly #checkProof: (entry: CatalogEntry) => boolean
   #localCount = 0
 
   constructor(options: CatalogOptions = {}) {
     this.maxEntriesPerPeer = options.maxEntriesPerPeer ?? DEFAULT_MAX_ENTRIES_PER_PEER
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_CATALOG_ENTRIES
+    this.#checkProof = options.checkProof ?? (() => false)
   }
 
   get size(): number {
@@ -129,6 +136,8 @@ export class Catalog {
         continue
       }
       const entry = parsed.data
+      const proven = entry.proof !== undefined && this.#checkProof(entry)
+      if (!proven) delete entry.proof
       let rec = this.#records.get(key)
       if (!rec) {
         if (!this.#makeRoom()) {
@@ -136,8 +145,12 @@ export class Catalog {
           report.catalogFull = true
           continue
         }
-        rec = this.#insert(key, entry, 'peer')
-      } else if (!rec.peers.has(peerId) && !sameSummary(rec.entry, entry)) {
+        rec = this.#insert(key, entry, proven ? 'drive' : 'peer')
+      } else if (proven && rec.source === 'peer') {
+        // Signed by the drive: as good as our own read of it. One we have (a read or an earlier
+        // proof) stays: an entry carries no version to say which of two signed ones is newer.
+        this.#replace(rec, entry, 'drive')
+      } else if (!proven && !rec.peers.has(peerId) && !sameSummary(rec.entry, entry)) {
         if (rec.source === 'peer' && rec.seeders === 0) {
           this.#replace(rec, entry, 'peer')
         } else {

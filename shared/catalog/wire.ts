@@ -44,6 +44,16 @@ export const CatalogParentRef = z
   })
   .refine((p) => p.link !== undefined || p.sha256 !== undefined, 'a parent needs a link or a sha256')
 
+/**
+ * The drive's own signature over its entry (main/core/entry-proofs.ts): `signer` is the public
+ * key whose default Hypercore manifest hashes to the link's key. Peers that predate it drop it.
+ */
+export const EntryProof = z.object({
+  signer: z.string().regex(/^[0-9a-f]{64}$/),
+  signature: z.string().regex(/^[0-9a-f]{128}$/)
+})
+export type EntryProof = z.infer<typeof EntryProof>
+
 /** One model summary as peers exchange it. */
 export const CatalogEntry = z.object({
   link: CatalogLink,
@@ -65,7 +75,8 @@ export const CatalogEntry = z.object({
   /** The model card's `base_model_relation`. */
   cardRelation: z.enum(RELATIONS).optional(),
   publisher: z.string().regex(/^[0-9a-f]{64}$/),
-  created: z.iso.datetime()
+  created: z.iso.datetime(),
+  proof: EntryProof.optional()
 })
 export type CatalogEntry = z.infer<typeof CatalogEntry>
 
