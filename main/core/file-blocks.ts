@@ -240,7 +240,9 @@ function internalsOf(core: Hypercore): { db: object; dataPointer: number; bitfie
 export function attachBlockFile(core: Hypercore, file: BlockFile): void {
   installStorageHooks()
   const { db, dataPointer, bitfield } = internalsOf(core)
-  file.has = (index) => bitfield.get(index)
+  // A source file holds every block (checked when attached) and stays attached while its drive is
+  // closed and reopened (model-drives.ts): not tied to one core's bitfield, which then goes stale.
+  file.has = file.mode === 'source' ? () => true : (index) => bitfield.get(index)
   let byPointer = attached.get(db)
   if (!byPointer) attached.set(db, (byPointer = new Map()))
   byPointer.set(dataPointer, file)

@@ -66,7 +66,7 @@ export class Grove extends ReadyResource {
   readonly warnings: string[] = []
   readonly traffic = new DriveTraffic()
   /** Every model this peer knows of: its own and its room neighbours'. */
-  readonly catalog = new Catalog()
+  readonly catalog = new Catalog({ checkProof: entryProofHolds })
   /** When a peer's catalog last changed ours (0: never). */
   lastCatalogChange = 0
   private openedAt = 0

@@ -4,6 +4,11 @@
 // own .gguf for a share, the fetch's partial file and then the finished .gguf for a download.
 // Reopening a drive attaches its file again, after checking that the file is still what the
 // drive says.
+//
+// A seeded drive nobody else asked for is open only while a peer uses it (openToServe): a lab's
+// thousand models held open cost ~90 MB for nothing. Its block file stays attached while it is
+// closed, and Corestore opens its cores again from the store when a peer asks for them; that
+// reopens the drive here too, so its traffic is counted.
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Corestore from 'corestore'
@@ -11,7 +16,7 @@ import Hyperdrive from 'hyperdrive'
 import { GroveError, firstLine } from '../../shared/errors.js'
 import { bytesToHex, formatLink, hexToBytes } from '../../shared/link.js'
 import { weightsFile } from '../../shared/manifest.js'
-import { BlockFile, attachBlockFile, detachBlockFile, forgetFileBlocks, openDownloadFile } from './file-blocks.js'
+import { BlockFile, attachBlockFile, type BlockLayout, detachBlockFile, forgetFileBlocks, openDownloadFile } from './file-blocks.js'
 import { sha256File } from './sha256.js'
 import type { HomeLayout } from './home.js'
 import type { Library } from './library.js'
@@ -27,23 +32,110 @@ export interface ModelDrivesOptions {
   onWarning?(message: string): void
 }
 
+/** How often drives open only to serve are closed again when no peer uses them. */
+const RELEASE_IDLE_MS = 30_000
+
 export class ModelDrives {
   private readonly drives = new Map<string, Promise<Hyperdrive>>()
+  /** Drives open only to serve peers (see openToServe): closed again when no peer uses them. */
+  private readonly servingOnly = new Set<string>()
+  /** The discovery keys (hex) of served drives' cores, to the drive's key: a peer asking for one reopens the drive. */
+  private readonly servedCores = new Map<string, string>()
+  private releaseTimer: NodeJS.Timeout | null = null
   /** Models whose blocks live in a file (see file-blocks.ts), by key. */
   private readonly blockFiles = new Map<string, BlockFile>()
   /** Drives opened only to be looked at (see peek), until their look ends. */
   private readonly peeking = new Set<Hyperdrive>()
   private closed = false
 
-  constructor(private readonly options: ModelDrivesOptions) {}
+  constructor(private readonly options: ModelDrivesOptions) {
+    options.store.watch((core) => {
+      const keyHex = core.discoveryKey ? this.servedCores.get(bytesToHex(core.discoveryKey)) : undefined
+      // Later: this runs while open() itself creates the drive's cores.
+      if (keyHex) setImmediate(() => this.drives.has(keyHex) || this.closed || this.openToServe(keyHex).catch(() => {}))
+    })
+  }
 
-  /** Opens (once) the drive with this key, read-only unless this store wrote it. */
+  /** Opens (once) the drive with this key, read-only unless this store wrote it; it stays open. */
   open(keyHex: string): Promise<Hyperdrive> {
+    this.servingOnly.delete(keyHex)
+    return this.openShared(keyHex)
+  }
+
+  /**
+   * Opens a seeded drive to serve it, to be closed again once no peer uses it (unless something
+   * opens it meanwhile). Its block file stays attached, and a peer asking for it reopens it.
+   */
+  async openToServe(keyHex: string): Promise<Hyperdrive> {
+    if (!this.drives.has(keyHex)) this.servingOnly.add(keyHex)
+    const drive = await this.openShared(keyHex)
+    this.servedCores.set(bytesToHex(drive.discoveryKey), keyHex)
+    const blobs = await drive.getBlobs().catch(() => null)
+    if (blobs?.core.discoveryKey) this.servedCores.set(bytesToHex(blobs.core.discoveryKey), keyHex)
+    if (this.servingOnly.has(keyHex)) this.releaseLater()
+    return drive
+  }
+
+  /** The caller is done with this drive (a share that wrote it): from now on it is open only while peers use it. */
+  doneWith(keyHex: string): void {
+    if (!this.drives.has(keyHex)) return
+    this.servingOnly.add(keyHex)
+    this.releaseLater()
+  }
+
+  private releaseLater(): void {
+    if (this.releaseTimer || this.closed) return
+    this.releaseTimer = setInterval(() => void this.sweep(), RELEASE_IDLE_MS)
+    this.releaseTimer.unref()
+  }
+
+  /**
+   * Closes the drives open only to serve that no peer uses, and reopens closed ones a peer uses:
+   * Corestore keeps a closed drive's cores a few seconds before letting them go, and a peer that
+   * comes back then is served from them without the store opening anything (so without `watch`).
+   */
+  async sweep(): Promise<{ released: number; reopened: number }> {
+    const released = await this.releaseIdle()
+    let reopened = 0
+    const cores = (this.options.store as unknown as { cores?: { get(id: string): { replicator?: { peers?: unknown[] } } | null } }).cores
+    for (const [discoveryHex, keyHex] of this.servedCores) {
+      if (this.drives.has(keyHex) || this.closed) continue
+      if ((cores?.get(discoveryHex)?.replicator?.peers?.length ?? 0) === 0) continue
+      await this.openToServe(keyHex).catch(() => {})
+      reopened++
+    }
+    return { released, reopened }
+  }
+
+  /** Closes the drives open only to serve that no peer uses now (their block files stay attached). */
+  async releaseIdle(): Promise<number> {
+    let released = 0
+    for (const keyHex of [...this.servingOnly]) {
+      const pending = this.drives.get(keyHex)
+      const drive = pending ? await pending.catch(() => null) : null
+      if (!drive || !this.servingOnly.has(keyHex)) continue
+      const blobs = drive.blobs
+      if (drive.core.peers.length > 0 || (blobs?.core.peers.length ?? 0) > 0) continue
+      this.servingOnly.delete(keyHex)
+      this.drives.delete(keyHex)
+      await drive.close().catch(() => {})
+      released++
+    }
+    return released
+  }
+
+  /** Drives open now (served, or in use). */
+  get openCount(): number {
+    return this.drives.size
+  }
+
+  private openShared(keyHex: string): Promise<Hyperdrive> {
     if (this.closed) return Promise.reject(new GroveError('CLOSED', 'Grove is not open'))
     let pending = this.drives.get(keyHex)
     if (!pending) {
       pending = (async () => {
-        const drive = new Hyperdrive(this.options.store, Buffer.from(hexToBytes(keyHex)))
+        // A session of its own: closing a drive closes the store it was given.
+        const drive = new Hyperdrive(this.options.store.session(), Buffer.from(hexToBytes(keyHex)))
         await drive.ready()
         await this.reattachBlockFile(keyHex, drive)
         this.options.onOpen?.(keyHex, drive)
@@ -116,6 +208,9 @@ export class ModelDrives {
   /** Closes every drive, then the files their blocks were read from. */
   async close(): Promise<void> {
     this.closed = true
+    if (this.releaseTimer) clearInterval(this.releaseTimer)
+    this.releaseTimer = null
+    this.servingOnly.clear()
     for (const drive of [...this.peeking]) await drive.close().catch(() => {})
     const drives = [...this.drives.values()]
     this.drives.clear()
@@ -137,6 +232,15 @@ export class ModelDrives {
     const layout = entry?.blockFile
     if (!entry || !layout) return
     const blobs = await blobsOf(drive, formatLink(keyHex))
+    const current = this.blockFiles.get(keyHex)
+    if (current && current.mode === 'source' && current.path === layout.path && sameLayout(current.layout, layout)) {
+      // Still attached while the drive was closed (see openToServe), maybe being read from now.
+      const { mtimeMs } = await stat(layout.path).catch(() => ({ mtimeMs: NaN }))
+      if (mtimeMs === layout.mtimeMs) {
+        attachBlockFile(blobs.core, current)
+        return
+      }
+    }
     try {
       if (layout.path === this.partialPath(keyHex)) {
         await this.useBlockFile(keyHex, drive, await openDownloadFile(blobs.core, layout.path, layout))
@@ -163,4 +267,8 @@ export class ModelDrives {
       this.options.onWarning?.(`${name}: ${layout.path} is missing or changed (${firstLine(err)}); no longer seeding it. Fetch or share it again to seed it.`)
     }
   }
+}
+
+function sameLayout(a: BlockLayout, b: BlockLayout): boolean {
+  return a.blockOffset === b.blockOffset && a.blockLength === b.blockLength && a.byteLength === b.byteLength && a.blockBytes === b.blockBytes && a.first === b.first
 }

@@ -1,14 +1,20 @@
 // Which model drives this peer announces to the swarm: a drive seeded is joined on its
 // discovery key as a server (and as a client while it is incomplete, to find other seeders).
 import type Hyperdrive from 'hyperdrive'
+import Hypercore from 'hypercore'
 import pLimit from 'p-limit'
 import { GroveError } from '../../shared/errors.js'
+import { hexToBytes } from '../../shared/link.js'
 import type { Library, LibraryEntry } from './library.js'
 import type { ModelDrives } from './model-drives.js'
 import type { SwarmNetwork } from './swarm.js'
 
 /** Drives opened at once by seedLibrary. */
 const SEED_OPEN_CONCURRENCY = 16
+
+function discoveryKeyOf(keyHex: string): Buffer {
+  return Hypercore.discoveryKey(Buffer.from(hexToBytes(keyHex)))
+}
 
 export class Seeding {
   private readonly seeded = new Set<string>()
@@ -22,19 +28,22 @@ export class Seeding {
 
   /** Announces a drive so peers can fetch it from us (and, with `lookup`, finds other seeders). */
   async seed(keyHex: string, opts: { lookup: boolean }): Promise<Hyperdrive> {
+    const drive = opts.lookup ? await this.drives.open(keyHex) : await this.drives.openToServe(keyHex)
+    await this.announce(keyHex, opts)
+    return drive
+  }
+
+  private async announce(keyHex: string, opts: { lookup: boolean }): Promise<void> {
     if (!this.swarm) throw new GroveError('INTERNAL', 'This Grove was opened without the network')
-    const drive = await this.drives.open(keyHex)
     if (!this.seeded.has(keyHex) || opts.lookup) {
-      this.swarm.join(drive.discoveryKey, { server: true, client: opts.lookup })
+      this.swarm.join(discoveryKeyOf(keyHex), { server: true, client: opts.lookup })
       this.seeded.add(keyHex)
     }
-    return drive
   }
 
   async stop(keyHex: string): Promise<void> {
     if (!this.seeded.delete(keyHex) || !this.swarm) return
-    const drive = await this.drives.open(keyHex)
-    await this.swarm.leave(drive.discoveryKey)
+    await this.swarm.leave(discoveryKeyOf(keyHex))
   }
 
   /**
@@ -48,15 +57,18 @@ export class Seeding {
     const opened = await Promise.all(
       candidates.map(({ keyHex }) =>
         limit(async () => {
-          // Opening it checks its file: it may stop seeding there.
-          await this.drives.open(keyHex)
+          // Opening it checks its file: it may stop seeding there. A complete model is open
+          // only while peers use it; a download's stays open.
+          if (this.library.get(keyHex)?.complete === true) await this.drives.openToServe(keyHex)
+          else await this.drives.open(keyHex)
           const entry = this.library.get(keyHex)
           if (!entry?.seeding || !entry.blocksStored) return null
-          await this.seed(keyHex, { lookup: !entry.complete })
+          await this.announce(keyHex, { lookup: !entry.complete })
           return entry
         })
       )
     )
+    await this.drives.releaseIdle()
     return opened.filter((entry): entry is LibraryEntry => entry !== null)
   }
 
