@@ -3,6 +3,7 @@
 import type Hyperdrive from 'hyperdrive'
 import type Hypercore from 'hypercore'
 import { bytesToHex } from '../../shared/link.js'
+import { noteBlocksMoving } from './heap-tuning.js'
 
 export interface DriveTrafficStats {
   uploadedBytes: number
@@ -18,11 +19,13 @@ export class DriveTraffic {
     const stats = this.of(keyHex)
     const count = (core: Hypercore) => {
       core.on('upload', (_index: number, bytes: number, from?: PeerRef) => {
+        noteBlocksMoving()
         stats.uploadedBytes += bytes
         const peer = this.peerOf(from)
         if (peer) peer.uploadedBytes += bytes
       })
       core.on('download', (_index: number, bytes: number, from?: PeerRef) => {
+        noteBlocksMoving()
         stats.downloadedBytes += bytes
         const peer = this.peerOf(from)
         if (peer) peer.downloadedBytes += bytes
