@@ -8,6 +8,16 @@
 // allocates gets a malloc arena of its own, which holds on to freed blocks.
 process.env.UV_THREADPOOL_SIZE ??= '2'
 
+// `grove browse --json | head`: once the reader is gone, stop quietly, as Unix tools do on
+// SIGPIPE, instead of an unhandled EPIPE stack trace. Everything Grove writes to disk is atomic or
+// journaled, and a forwarded command is cancelled when its client goes.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
+}
+
 import('../../dist/main/cli/main.js')
   .then(({ main }) => main(process.argv))
   .then(

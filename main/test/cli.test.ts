@@ -178,3 +178,18 @@ test('the grove command runs libuv with two threads unless UV_THREADPOOL_SIZE sa
   assert.equal(byDefault, await threads('2'), 'without UV_THREADPOOL_SIZE the pool should have two threads')
   assert.equal(await threads('4'), byDefault + 2, 'UV_THREADPOOL_SIZE=4 should still give four')
 })
+
+test('a reader that goes away (grove … | head) ends the command quietly, not with an EPIPE stack trace', async () => {
+  // `grove bootstrap` prints its listening line and would run on: the write into the closed pipe ends it.
+  const proc = h.spawnGrove(['--json', 'bootstrap', '--host', '127.0.0.1', '--port', '0'])
+  proc.child.stdout!.destroy()
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('grove kept running after its reader went away')), 20_000)
+    proc.child.once('exit', (c) => {
+      clearTimeout(timer)
+      resolve(c)
+    })
+  })
+  assert.equal(code, 0)
+  assert.doesNotMatch(proc.stderr, /EPIPE|Unhandled|at /)
+})
