@@ -71,3 +71,13 @@ declare module 'webtorrent' {
     destroy(cb?: (err?: Error | null) => void): void
   }
 }
+
+declare module 'bittorrent-dht' {
+  export default class DHT {
+    constructor(opts?: { bootstrap?: string[] | false; host?: string })
+    listen(port: number, address: string, onlistening?: () => void): void
+    once(event: 'error', listener: (err: Error) => void): this
+    toJSON(): { nodes: Array<{ host: string; port: number }> }
+    destroy(cb?: () => void): void
+  }
+}

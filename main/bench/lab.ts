@@ -5,7 +5,7 @@
 // takes to list all N; transmission-daemon seeding the same N files is the reference for idle
 // CPU, RSS and fds. Every host is a network namespace on one bridge (main/bench/lab-hosts.ts).
 //   node dist/main/testing/in-netns.js node dist/main/bench/lab.js [--n 1000] [--quick]
-//     [--window-min 25] [--dht-nodes 20] [--skip-transmission]
+//     [--window-min 25] [--dht-nodes 20] [--skip-transmission] [--reference-dht on|off] [--profile DIR]
 // GROVE_LAB_N sets N too; --quick is N=200 and a 3-minute window (less than one announce
 // refresh period: its DHT figure then counts the start-up announces, not the steady state).
 // Exits 0 when targets are missed (it is a measurement), non-zero only when the bench failed.
@@ -27,9 +27,15 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'window-min': { type: 'string' },
     'dht-nodes': { type: 'string', default: '20' },
-    'skip-transmission': { type: 'boolean', default: false }
+    'skip-transmission': { type: 'boolean', default: false },
+    'reference-dht': { type: 'string', default: 'on' },
+    profile: { type: 'string' }
   }
 })
+/** --profile DIR: the restarted seeder runs with --cpu-prof into DIR (written when it stops). */
+const PROFILE_DIR = values.profile
+/** transmission-daemon's DHT: on (its default, on a mainline testnet) or off. */
+const REFERENCE_DHT = values['reference-dht'] !== 'off'
 const N = Math.floor(Number(values.n ?? process.env.GROVE_LAB_N ?? (values.quick ? 200 : 1000)))
 const WINDOW_S = Number(values['window-min'] ?? (values.quick ? 3 : 25)) * 60
 const DHT_NODES = Math.floor(Number(values['dht-nodes']))
@@ -132,8 +138,8 @@ class Proc {
   }
 }
 
-function grove(host: LabHost, role: string, args: string[], opts: { keepJson?: boolean } = {}): Proc {
-  return new Proc(role, host.spawn(process.execPath, [GROVE_BIN, ...args]), opts)
+function grove(host: LabHost, role: string, args: string[], opts: { keepJson?: boolean; nodeArgs?: string[] } = {}): Proc {
+  return new Proc(role, host.spawn(process.execPath, [...(opts.nodeArgs ?? []), GROVE_BIN, ...args]), opts)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +216,7 @@ interface Results {
   generateSeconds: number
   modelBytes: number
   publish: { seconds: number; mode: string; shared: number; packetsPerModel: number; dirError?: string }
-  startup: { seedingSeconds: number; announced: number; firstFetchSeconds: number | null; firstFetchError?: string }
+  startup: { seedingSeconds: number; announced: number; firstFetchSeconds: number | null; firstFetchError?: string; announcesSeconds: number }
   browse: { seconds: number; listed: number; total: number | null; wait: number; attempts: number }
   grove: WindowStats
   transmission: (WindowStats & { torrents: number; addSeconds: number }) | { error: string }
@@ -272,7 +278,7 @@ async function bench(): Promise<Results> {
 
   // 2. Start-up with N models, then a fetch and a browse from another host.
   log('restarting the seeder…')
-  const seeder = grove(seederHost, 'seeder', seedArgs)
+  const seeder = grove(seederHost, 'seeder', seedArgs, { nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] })
   cleanups.push(() => seeder.stop())
   const seeding = await seeder.waitFor((m) => m.event === 'seeding', 120_000, 'seeding line')
   const seedingSeconds = (performance.now() - seeder.started) / 1000
@@ -294,8 +300,12 @@ async function bench(): Promise<Results> {
   log(`browse listed ${browse.listed} of ${N} in ${browse.seconds.toFixed(1)} s`)
 
   // 3. The reference, then both idle over the same window.
-  const transmission = values['skip-transmission'] ? { error: 'skipped (--skip-transmission)' } : await startTransmission(trHost, modelsDir, files).catch((err: unknown) => ({ error: String(err instanceof Error ? err.message : err) }))
+  const transmission = values['skip-transmission'] ? { error: 'skipped (--skip-transmission)' } : await startTransmission(trHost, net.gateway, modelsDir, files).catch((err: unknown) => ({ error: String(err instanceof Error ? err.message : err) }))
   if ('error' in transmission) log(`transmission: ${transmission.error}`)
+  // The idle window starts once the start-up announces are through (dht-rpc's congestion window
+  // paces N announces over minutes): before, it measured start-up, not a seeder at rest.
+  const announcing = await startupAnnounces(seederHost, seeder.started)
+  log(`start-up announces through ${announcing.seconds.toFixed(0)} s after the seeder started (${announcing.rate.toFixed(0)} packets/s then)`)
   await sleep(10_000)
   log(`idle window of ${(WINDOW_S / 60).toFixed(1)} min…`)
   const targets = [{ key: 'grove', pid: seeder.pid, host: seederHost }]
@@ -310,7 +320,7 @@ async function bench(): Promise<Results> {
     generateSeconds,
     modelBytes,
     publish: { ...publish, packetsPerModel },
-    startup: { seedingSeconds, announced: links.length, firstFetchSeconds, firstFetchError },
+    startup: { seedingSeconds, announced: links.length, firstFetchSeconds, firstFetchError, announcesSeconds: announcing.seconds },
     browse,
     grove: groveStats,
     transmission: 'proc' in transmission ? { ...window.get('transmission')!, torrents: transmission.torrents, addSeconds: transmission.addSeconds } : transmission,
@@ -346,6 +356,24 @@ async function publishAll(host: LabHost, home: string, dir: string, files: strin
   return { seconds: (performance.now() - fallbackStarted) / 1000, mode: `one \`grove share FILE\` per model, ${SHARE_POOL} at a time`, shared, dirError }
 }
 
+/**
+ * Waits until the seeder's DHT traffic over 30 s is at most twice the steady rate of one refresh
+ * per model (at most 15 min): the first announce of every topic is behind it.
+ */
+async function startupAnnounces(host: LabHost, startedAt: number): Promise<{ seconds: number; rate: number }> {
+  const steady = (N * 4 * Math.min(DHT_NODES, K)) / REFRESH_MEAN_S
+  const deadline = performance.now() + 15 * 60_000
+  let rate = Infinity
+  while (performance.now() < deadline) {
+    const a = host.packets()
+    await sleep(30_000)
+    const b = host.packets()
+    rate = (b.sent + b.received - a.sent - a.received) / 30
+    if (rate <= 2 * steady) break
+  }
+  return { seconds: (performance.now() - startedAt) / 1000, rate }
+}
+
 /** `grove browse` from another host until it lists all N (each try waits up to `wait` s for the catalog to settle). */
 async function browseAll(host: LabHost, home: string, bootstrap: string): Promise<Results['browse']> {
   const started = performance.now()
@@ -367,7 +395,16 @@ async function browseAll(host: LabHost, home: string, bootstrap: string): Promis
   return { seconds: (performance.now() - started) / 1000, ...best, wait: waits.at(-1)!, attempts: waits.length }
 }
 
-async function startTransmission(host: LabHost, modelsDir: string, files: string[]): Promise<{ proc: Proc; torrents: number; addSeconds: number }> {
+/** The mainline DHT testnet transmission-daemon announces on (lab-mainline-dht.ts). */
+async function startMainlineDht(host: string): Promise<{ nodes: string[] }> {
+  const proc = new Proc('mainline dht testnet', spawn(process.execPath, [join(HERE, 'lab-mainline-dht.js'), host, String(DHT_NODES)], { stdio: ['ignore', 'pipe', 'pipe'] }))
+  cleanups.push(() => proc.stop(10_000))
+  const ready = await proc.waitFor((m) => Array.isArray(m.nodes), 60_000, 'mainline DHT nodes')
+  log(`mainline DHT testnet of ${(ready.nodes as string[]).length} nodes (each knows ${String(ready.known)} others)`)
+  return { nodes: ready.nodes as string[] }
+}
+
+async function startTransmission(host: LabHost, gateway: string, modelsDir: string, files: string[]): Promise<{ proc: Proc; torrents: number; addSeconds: number }> {
   for (const bin of ['transmission-daemon', 'transmission-create', 'transmission-remote']) {
     if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is not installed (apt-get install transmission-daemon transmission-cli)`)
   }
@@ -387,9 +424,13 @@ async function startTransmission(host: LabHost, modelsDir: string, files: string
     }
   }
   await Promise.all([worker(), worker()])
-  // No DHT, PEX, local peer discovery, port mapping or trackers: it only holds the torrents.
+  // Its DHT (on by default) on a mainline testnet of the same size as Grove's, so it announces
+  // every torrent as Grove's seeder announces every model; no PEX, local peer discovery, port
+  // mapping or trackers. --reference-dht off: no DHT at all (a daemon that only holds the files).
+  const dht = REFERENCE_DHT ? await startMainlineDht(gateway) : null
+  if (dht) await writeFile(join(config, 'dht.bootstrap'), dht.nodes.join('\n') + '\n')
   await writeFile(join(config, 'settings.json'), JSON.stringify({
-    'dht-enabled': false,
+    'dht-enabled': REFERENCE_DHT,
     'pex-enabled': false,
     'lpd-enabled': false,
     'port-forwarding-enabled': false,
@@ -459,7 +500,7 @@ function report(r: Results): string {
     [`publish ${r.publish.shared}`, `${r.publish.seconds.toFixed(1)} s`, N === 1000 ? '< 60 s' : `< ${(60 * N / 1000).toFixed(0)} s (60 s per 1000)`, r.publish.seconds < (60 * N) / 1000],
     ['seeder start → seeding line', `${r.startup.seedingSeconds.toFixed(1)} s`, '≤ 10 s', r.startup.seedingSeconds <= 10],
     ['seeder start → a peer fetched a model', r.startup.firstFetchSeconds === null ? `failed: ${r.startup.firstFetchError ?? 'no link'}` : `${r.startup.firstFetchSeconds.toFixed(1)} s`, '(≤ 10 s)', r.startup.firstFetchSeconds === null ? false : r.startup.firstFetchSeconds <= 10],
-    ['RSS steady (median) / peak (VmHWM)', `${mb(g.rssMedianBytes)} / ${mb(g.hwmBytes)}`, '< 200 MB', g.hwmBytes < 200e6],
+    ['RSS steady (median) / peak (VmHWM)', `${mb(g.rssMedianBytes)} / ${mb(g.hwmBytes)}`, '< 200 MB (both)', g.hwmBytes < 200e6],
     ['open fds (max in window)', String(g.fdsMax), `≤ ${Math.floor(1.2 * N + 50)}`, g.fdsMax <= 1.2 * N + 50],
     ['idle CPU, % of one core', `${g.cpuPercent.toFixed(2)} %` + (tr ? ` (transmission ${trCpuText}, ${(g.cpuPercent / trCpu).toFixed(1)}×)` : ''), '≤ 2× transmission', tr ? g.cpuPercent <= 2 * trCpu : null],
     ['DHT packets / model / hour', Number.isFinite(perModelHour) ? `${perModelHour.toFixed(0)} (${(perModelHour / refreshPerModelHour).toFixed(2)}× one refresh)` : '-', `≤ ${(2 * refreshPerModelHour).toFixed(0)} (2 × ${refreshPerModelHour.toFixed(0)})`, Number.isFinite(perModelHour) ? perModelHour <= 2 * refreshPerModelHour : null],
@@ -473,14 +514,14 @@ function report(r: Results): string {
     line(widths.map((w) => '-'.repeat(w)).concat('-')),
     ...rows.map(([a, b, c, ok]) => line([a, b, c, ok === null ? '?' : ok ? '✓' : '✗'])),
     '',
-    'Reference: transmission-daemon seeding the same files (no DHT, PEX, LPD or tracker; same window)',
+    `Reference: transmission-daemon seeding the same files (${REFERENCE_DHT ? `its DHT on, on a mainline testnet of ${r.dhtNodes} nodes` : 'no DHT'}; no PEX, LPD or tracker; same window)`,
     tr
       ? `  ${tr.torrents} torrents added and verified in ${tr.addSeconds.toFixed(1)} s; idle CPU ${tr.cpuPercent.toFixed(2)} %, RSS ${mb(tr.rssMedianBytes)} (peak ${mb(tr.hwmBytes)}), fds ${tr.fdsMax}, packets ${tr.packets ? tr.packets.sent + tr.packets.received : '-'}`
       : `  not measured: ${(r.transmission as { error: string }).error}`,
     '',
     'Details',
     `  publishing: ${r.publish.mode}${r.publish.dirError ? ` (grove share DIR: ${r.publish.dirError})` : ''}; ${r.publish.packetsPerModel.toFixed(0)} packets per model through the seeder's link while publishing (+20 s): the first announce of each`,
-    `  seeder start-up announced ${r.startup.announced} models`,
+    `  seeder start-up announced ${r.startup.announced} models; the DHT announces of all of them were through ${r.startup.announcesSeconds.toFixed(0)} s after start (the idle window starts after)`,
     `  DHT window: ${g.packets ? `${g.packets.sent} sent + ${g.packets.received} received packets in ${(g.seconds / 60).toFixed(1)} min` : 'no counters'}; ${(packets / hours / 3600).toFixed(1)} packets/s for the home`,
     `  one announce refresh per model: hyperswarm refreshes every topic after 10 min + up to 2 min jitter (mean ${REFRESH_MEAN_S / 60} min); an announce is a LOOKUP to the ${visited} nodes it visits and an ANNOUNCE to the k = ${K} closest, request + reply each: ${perAnnounce} packets, ${refreshPerModelHour.toFixed(0)} per model per hour` +
       (g.seconds < 2 * REFRESH_MEAN_S ? `\n  NOTE: the window (${(g.seconds / 60).toFixed(1)} min) is shorter than two refresh periods (${((2 * REFRESH_MEAN_S) / 60).toFixed(0)} min): the DHT figure is not the steady state` : ''),
