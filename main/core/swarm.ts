@@ -279,7 +279,8 @@ export class SwarmNetwork extends ReadyResource {
       const discovery = (state.discovery = swarm.join(state.topic, { server: state.server, client: state.client }))
       void within(discovery.flushed(), ANNOUNCE_TIMEOUT_MS, this.stop.signal)
         .finally(() => {
-          this.announcing--
+          // A swarm replaced meanwhile (install) started its own count.
+          if (this.swarm === swarm) this.announcing--
           const moved = this.announcesMoved
           this.announcesMoved = []
           for (const resolve of moved) resolve()
