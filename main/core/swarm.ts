@@ -20,6 +20,7 @@ import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
 import { bytesToHex } from '../../shared/link.js'
 import { sleep, within } from './abort.js'
+import { Announcer, type AnnounceDht } from './announcer.js'
 import { DirectLinks, type Transport } from './direct-link.js'
 import { LanDiscovery, NetworkWatcher, lanInterfaces, onLocalNetwork, type LanInterface, type LanNode } from './lan.js'
 
@@ -83,10 +84,6 @@ const REFRESH_DEBOUNCE_MS = 250
  * what is not withdrawn by then expires on the DHT by itself.
  */
 const CLOSE_GRACE_MS = 3000
-/** Announce-only topics (a seeder's drives) announced at once; see pumpAnnounces. */
-const ANNOUNCES_AT_ONCE = 16
-/** A topic whose announce has not finished by then gives its turn to the next. */
-const ANNOUNCE_TIMEOUT_MS = 60_000
 /** How long a peer dropped for stalling is refused. */
 const DROPPED_PEER_MS = 30_000
 const SWITCH_GRACE_MS = 500
@@ -136,10 +133,8 @@ export class SwarmNetwork extends ReadyResource {
   private swarm: Hyperswarm | null = null
   private keyPair: { publicKey: Buffer; secretKey: Buffer } | null = null
   private readonly topics = new Map<string, TopicState>()
-  /** Announce-only topics waiting for their turn (see pumpAnnounces), and how many are under way. */
-  private readonly announceQueue = new Set<string>()
-  private announcing = 0
-  private announcesMoved: Array<() => void> = []
+  /** Announces the topics only served (a seeder's drives); Hyperswarm has the looked-up ones. */
+  private announcer: Announcer | null = null
   private readonly peerInfo = new Map<string, PeerInfo & { conn: SwarmConnection }>()
   /** Peers dropped for misbehaving (hex key → until when), refused if they connect again. */
   private readonly dropped = new Map<string, number>()
@@ -238,55 +233,30 @@ export class SwarmNetwork extends ReadyResource {
     state.client ||= opts.client
     if (!this.swarm) return
     if (opts.client || state.client) {
-      // Someone waits for peers: now, not in the announce queue.
-      this.announceQueue.delete(id)
+      // Someone waits for peers: Hyperswarm looks the topic up (and announces it if served).
+      void this.announcer?.remove(topic, { withdraw: false })
       state.discovery = this.swarm.join(state.topic, opts)
     } else if (!state.discovery) {
-      this.announceQueue.add(id)
-      this.pumpAnnounces()
+      this.announcer?.add(state.topic)
     }
   }
 
   async leave(topic: Uint8Array): Promise<void> {
     const id = bytesToHex(topic)
-    this.announceQueue.delete(id)
-    if (!this.topics.delete(id) || !this.swarm) return
-    await this.swarm.leave(topic)
+    const state = this.topics.get(id)
+    if (!state || !this.swarm) {
+      this.topics.delete(id)
+      return
+    }
+    this.topics.delete(id)
+    await this.announcer?.remove(topic)
+    if (state.discovery) await this.swarm.leave(topic)
   }
 
   /** Resolves once every joined topic is announced (the queued ones too) and looked up once. */
   async flush(): Promise<void> {
-    while ((this.announceQueue.size > 0 || this.announcing > 0) && this.swarm && !this.closing) {
-      await new Promise<void>((resolve) => this.announcesMoved.push(resolve))
-    }
+    await this.announcer?.flushed()
     await this.swarm?.flush()
-  }
-
-  /**
-   * Topics only announced (what a seeder serves) start ANNOUNCES_AT_ONCE at a time. Hyperswarm
-   * runs every join's DHT query at once: a lab seeder's 1000 topics held 1000 queries and their
-   * replies for minutes (dht-rpc paces the packets, not the queries), and their memory stayed
-   * with the process (218 MB for hyperswarm alone, 199 after). The DHT sends no faster either way.
-   */
-  private pumpAnnounces(): void {
-    const swarm = this.swarm
-    while (swarm && this.announcing < ANNOUNCES_AT_ONCE && this.announceQueue.size > 0) {
-      const id = this.announceQueue.values().next().value as string
-      this.announceQueue.delete(id)
-      const state = this.topics.get(id)
-      if (!state || state.discovery) continue
-      this.announcing++
-      const discovery = (state.discovery = swarm.join(state.topic, { server: state.server, client: state.client }))
-      void within(discovery.flushed(), ANNOUNCE_TIMEOUT_MS, this.stop.signal)
-        .finally(() => {
-          // A swarm replaced meanwhile (install) started its own count.
-          if (this.swarm === swarm) this.announcing--
-          const moved = this.announcesMoved
-          this.announcesMoved = []
-          for (const resolve of moved) resolve()
-          if (this.swarm === swarm) this.pumpAnnounces()
-        })
-    }
   }
 
   /**
@@ -359,13 +329,19 @@ export class SwarmNetwork extends ReadyResource {
     this.swarm = swarm
     this._mode = mode
     swarm.on('connection', (conn, info) => this.onConnection(conn, info.publicKey))
-    this.announcing = 0
-    for (const [id, state] of this.topics) {
+    const announcer = new Announcer({
+      dht: swarm.dht as unknown as AnnounceDht,
+      keyPair: swarm.keyPair,
+      listen: () => swarm.listen(),
+      relayAddresses: () => swarm.server.relayAddresses,
+      onError: (message) => trace(message)
+    })
+    this.announcer = announcer
+    for (const state of this.topics.values()) {
       state.discovery = null
       if (state.client) state.discovery = swarm.join(state.topic, { server: state.server, client: state.client })
-      else this.announceQueue.add(id)
+      else announcer.add(state.topic)
     }
-    this.pumpAnnounces()
   }
 
   /**
@@ -376,13 +352,18 @@ export class SwarmNetwork extends ReadyResource {
   private async stopNetwork(graceMs: number): Promise<void> {
     const swarm = this.swarm
     const lanNode = this.lanNode
+    const announcer = this.announcer
     this.swarm = null
+    this.announcer = null
     this.lanNode = null
     this.lanSelf = null
     this.lanDiscovery?.close()
     this.lanDiscovery = null
     for (const state of this.topics.values()) state.discovery = null
-    if (swarm) await destroySwarm(swarm, graceMs)
+    // Our announcements are withdrawn first: destroying the swarm destroys the DHT they go through.
+    const started = Date.now()
+    await announcer?.close(graceMs)
+    if (swarm) await destroySwarm(swarm, Math.max(500, graceMs - (Date.now() - started)))
     if (lanNode) await lanNode.destroy().catch(() => {})
     for (const { conn } of this.peerInfo.values()) conn.destroy()
     this.peerInfo.clear()
@@ -447,8 +428,11 @@ export class SwarmNetwork extends ReadyResource {
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null
       const refreshes = [...this.topics.values()].map((state) => state.discovery?.refresh().catch(() => {}))
+      this.announcer?.refreshAll()
+      refreshes.push(this.announcer?.flushed())
+      const topics = this.topics.size
       const nodes = this.lanNodes.size
-      void Promise.allSettled(refreshes).then(() => trace(`lan: announced and looked up ${refreshes.length} topics again (${nodes} other DHT nodes)`))
+      void Promise.allSettled(refreshes).then(() => trace(`lan: announced and looked up ${topics} topics again (${nodes} other DHT nodes)`))
     }, REFRESH_DEBOUNCE_MS)
   }
 

@@ -157,6 +157,7 @@ declare module 'hyperswarm' {
     connections: Set<SwarmConnection>
     peers: Map<string, PeerInfo>
     dht: { destroy(): Promise<void>; ready(): Promise<void>; bootstrapNodes?: unknown }
+    server: { relayAddresses: unknown[] }
     join(topic: Buffer | Uint8Array, opts?: { server?: boolean; client?: boolean }): Discovery
     leave(topic: Buffer | Uint8Array): Promise<void>
     flush(): Promise<void>
@@ -174,11 +175,24 @@ declare module 'hyperdht' {
     host?: string
     ephemeral?: boolean
     firewalled?: boolean
+    /** How long a node keeps announcements (20 min). */
+    maxAge?: number
   }
+  export interface DHTQuery extends AsyncIterable<{ peers: Array<{ publicKey: Buffer }> }> {
+    finished(): Promise<void>
+    destroy(err?: Error): void
+    closestNodes: unknown[]
+  }
+  type KeyPair = { publicKey: Buffer; secretKey: Buffer }
   export default class HyperDHT {
     constructor(opts?: DHTNodeOptions)
     static bootstrapper(port: number, host: string, opts?: DHTNodeOptions): HyperDHT
+    static keyPair(seed?: Buffer): KeyPair
     ready(): Promise<void>
+    fullyBootstrapped(): Promise<void>
+    lookup(target: Buffer, opts?: { closestNodes?: unknown[] | null }): DHTQuery
+    announce(target: Buffer, keyPair: KeyPair, relayAddresses: unknown[], opts?: { clear?: boolean; closestNodes?: unknown[] | null }): DHTQuery
+    unannounce(target: Buffer, keyPair: KeyPair, opts?: { closestNodes?: unknown[]; onlyClosestNodes?: boolean; force?: boolean }): Promise<void>
     destroy(): Promise<void>
     address(): { host: string; port: number }
   }
