@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { ANNOUNCE_REFRESH_MS } from '../core/announcer.js'
 import { GROVE_BIN } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { LabNet, type LabHost } from './lab-hosts.js'
@@ -49,9 +50,8 @@ if (!(N >= 1 && N <= 10_000) || !(WINDOW_S > 0) || !(DHT_NODES >= 3)) fail('--n 
 const SHARE_MODE: 'auto' | 'dir' | 'per-file' = 'auto'
 const SHARE_POOL = 2
 
-// hyperswarm/lib/peer-discovery.js: every joined topic is looked up / announced again after
-// REFRESH_INTERVAL (10 min) + a random jitter of up to RANDOM_JITTER (2 min), i.e. 11 min mean.
-const REFRESH_MEAN_S = 600 + 60
+// main/core/announcer.ts announces each seeded topic again every ANNOUNCE_REFRESH_MS (10 min).
+const REFRESH_MEAN_S = ANNOUNCE_REFRESH_MS / 1000
 // dht-rpc's routing table and queries keep the k = 20 closest nodes; an announce is a LOOKUP query
 // (one request and one reply per node it visits: on a testnet of 20 nodes, about all of them)
 // then an ANNOUNCE to each of the k closest (request + reply).
@@ -523,7 +523,7 @@ function report(r: Results): string {
     `  publishing: ${r.publish.mode}${r.publish.dirError ? ` (grove share DIR: ${r.publish.dirError})` : ''}; ${r.publish.packetsPerModel.toFixed(0)} packets per model through the seeder's link while publishing (+20 s): the first announce of each`,
     `  seeder start-up announced ${r.startup.announced} models; the DHT announces of all of them were through ${r.startup.announcesSeconds.toFixed(0)} s after start (the idle window starts after)`,
     `  DHT window: ${g.packets ? `${g.packets.sent} sent + ${g.packets.received} received packets in ${(g.seconds / 60).toFixed(1)} min` : 'no counters'}; ${(packets / hours / 3600).toFixed(1)} packets/s for the home`,
-    `  one announce refresh per model: hyperswarm refreshes every topic after 10 min + up to 2 min jitter (mean ${REFRESH_MEAN_S / 60} min); an announce is a LOOKUP to the ${visited} nodes it visits and an ANNOUNCE to the k = ${K} closest, request + reply each: ${perAnnounce} packets, ${refreshPerModelHour.toFixed(0)} per model per hour` +
+    `  one announce refresh per model: the seeder announces every topic again after ${REFRESH_MEAN_S / 60} min; an announce is a LOOKUP to the ${visited} nodes it visits and an ANNOUNCE to the k = ${K} closest, request + reply each: ${perAnnounce} packets, ${refreshPerModelHour.toFixed(0)} per model per hour` +
       (g.seconds < 2 * REFRESH_MEAN_S ? `\n  NOTE: the window (${(g.seconds / 60).toFixed(1)} min) is shorter than two refresh periods (${((2 * REFRESH_MEAN_S) / 60).toFixed(0)} min): the DHT figure is not the steady state` : ''),
     `  generating the models: ${r.generateSeconds.toFixed(1)} s`
   ]

@@ -110,18 +110,21 @@ export class ModelDrives {
   /** Closes the drives open only to serve that no peer uses now (their block files stay attached). */
   async releaseIdle(): Promise<number> {
     let released = 0
-    for (const keyHex of [...this.servingOnly]) {
-      const pending = this.drives.get(keyHex)
-      const drive = pending ? await pending.catch(() => null) : null
-      if (!drive || !this.servingOnly.has(keyHex)) continue
-      const blobs = drive.blobs
-      if (drive.core.peers.length > 0 || (blobs?.core.peers.length ?? 0) > 0) continue
-      this.servingOnly.delete(keyHex)
-      this.drives.delete(keyHex)
-      await drive.close().catch(() => {})
-      released++
-    }
+    for (const keyHex of [...this.servingOnly]) if (await this.releaseIfIdle(keyHex)) released++
     return released
+  }
+
+  /** Closes this drive if it is open only to serve and no peer uses it; whether it did. */
+  async releaseIfIdle(keyHex: string): Promise<boolean> {
+    const pending = this.servingOnly.has(keyHex) ? this.drives.get(keyHex) : undefined
+    const drive = pending ? await pending.catch(() => null) : null
+    if (!drive || !this.servingOnly.has(keyHex) || this.drives.get(keyHex) !== pending) return false
+    const blobs = drive.blobs
+    if (drive.core.peers.length > 0 || (blobs?.core.peers.length ?? 0) > 0) return false
+    this.servingOnly.delete(keyHex)
+    this.drives.delete(keyHex)
+    await drive.close().catch(() => {})
+    return true
   }
 
   /** Drives open now (served, or in use). */
