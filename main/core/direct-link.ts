@@ -6,26 +6,38 @@
 // over that; otherwise over the UDX connection, as before. Exactly one of the two carries the
 // replication of a connection at any time, so no block is ever asked for twice.
 //
-// Per swarm connection both sides open a `grove/direct/v1` channel whose handshake is their TCP
-// port (0: no direct links). With both ports set, the connection's initiator dials the other's
-// address; when a link whose remote key is the connection's opens, both replicate over it. If
-// dialing fails, the initiator sends `fallback` and both replicate over UDX; so does a link that
-// closes while the connection stays. A peer that never opens the channel gets UDX after
-// NEGOTIATE_MS.
+// Replication never waits for that decision. Per swarm connection both sides open a
+// `grove/direct/v2` channel whose handshake is their TCP port (0: no direct links):
+// - a peer with no port, or one that does not open the channel within an RTT-scaled deadline (a
+//   stock Hyperdrive reader): replicate over the UDX connection at once;
+// - both ports set: replicate at once through a tunnel (a Noise stream carried as messages of the
+//   channel) while the connection's initiator dials the other's address. Once the TCP link is
+//   authenticated both replicate over it; if dialing fails the initiator sends `fallback` and
+//   both replicate over the UDX connection itself. Either way the tunnel closes.
+// The tunnel is there so that replication can move: Corestore replicates over a stream until that
+// stream closes, and the swarm connection must stay (it carries this channel, and it is the peer).
+// A link that closes while the connection stays gets UDX, as before. Except while moving, when
+// hypercore asks the new stream for what the closed one did not deliver, one stream carries the
+// replication of a connection, so no block is asked for twice.
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import { Duplex } from 'node:stream'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import c from 'compact-encoding'
 import Protomux, { type Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { GroveError } from '../../shared/errors.js'
 
-export const DIRECT_PROTOCOL = 'grove/direct/v1'
-/** How long a peer may take to open the channel before we replicate over UDX. */
-const NEGOTIATE_MS = 3000
+export const DIRECT_PROTOCOL = 'grove/direct/v2'
+/**
+ * How long a peer may take to open the channel before we replicate over UDX: a few round trips
+ * of the connection (its UDX stream measures them), within these bounds.
+ */
+const NEGOTIATE_RTTS = 4
+const NEGOTIATE_MIN_MS = 250
+const NEGOTIATE_MAX_MS = 1500
 /** How long the initiator tries to open a link (TCP connect and Noise handshake). */
 const DIAL_MS = 3000
-/** How long the responder waits for the initiator's link or fallback (> DIAL_MS). */
+/** How long the responder waits for the initiator's link or fallback (> DIAL_MS); blocks flow through the tunnel meanwhile. */
 const RESPONDER_WAIT_MS = 15_000
 /** Unauthenticated inbound sockets at once, and how long each may take to authenticate. */
 const MAX_PENDING_INBOUND = 64
@@ -52,7 +64,11 @@ interface PeerLink {
   isInitiator: boolean
   transport: Transport | null
   tcp: NoiseSecretStream | null
+  /** Replication while the transport is decided (see the top of this file). */
+  tunnel: NoiseSecretStream | null
+  tunnelRaw: ChannelStream | null
   fallback: Message | null
+  data: Message | null
   timer: NodeJS.Timeout | null
 }
 
@@ -104,38 +120,73 @@ export class DirectLinks {
     return this.links.get(conn)?.transport ?? null
   }
 
-  /** Call for every new swarm connection: replication starts once the transport is decided. */
+  /** Call for every new swarm connection: replication starts at once (see the top of this file). */
   attach(conn: SwarmConnection): void {
-    const link: PeerLink = { conn, remoteKey: conn.remotePublicKey, isInitiator: Boolean(conn.isInitiator), transport: null, tcp: null, fallback: null, timer: null }
+    const link: PeerLink = { conn, remoteKey: conn.remotePublicKey, isInitiator: Boolean(conn.isInitiator), transport: null, tcp: null, tunnel: null, tunnelRaw: null, fallback: null, data: null, timer: null }
     this.links.set(conn, link)
     conn.once('close', () => this.forget(link))
     const channel = Protomux.from(conn).createChannel({
       protocol: DIRECT_PROTOCOL,
       handshake: c.uint,
-      onopen: (remotePort: number) => this.onChannelOpen(link, remotePort)
+      onopen: (remotePort: number) => this.onChannelOpen(link, remotePort),
+      ondrain: () => link.tunnelRaw?.drained()
     })
     if (!channel) return this.useUdx(link)
     link.fallback = channel.addMessage({ encoding: c.uint, onmessage: () => this.useUdx(link) })
+    link.data = channel.addMessage({ encoding: c.raw, onmessage: (data: Uint8Array) => this.onTunnelData(link, data) })
     channel.open(this.listeningPort)
-    link.timer = setTimeout(() => this.useUdx(link), NEGOTIATE_MS)
+    link.timer = setTimeout(() => this.useUdx(link), negotiateMs(conn))
   }
 
   private onChannelOpen(link: PeerLink, remotePort: number): void {
     if (link.transport) return
     // Both sides see both ports, so both take this branch together.
     if (!remotePort || !this.listeningPort) return this.useUdx(link)
+    const host = link.conn.rawStream?.remoteHost
+    if (link.isInitiator && !host) return this.useUdx(link)
+    this.openTunnel(link)
     if (!link.isInitiator) {
       this.restartTimer(link, RESPONDER_WAIT_MS)
       return
     }
-    const host = link.conn.rawStream?.remoteHost
-    if (!host) return this.useUdx(link)
     this.restartTimer(link, DIAL_MS + 1000)
-    void this.dial(link, host, remotePort).then((stream) => {
+    void this.dial(link, host!, remotePort).then((stream) => {
       if (stream && !link.transport && this.links.has(link.conn)) return this.useTcp(link, stream)
       stream?.destroy()
       this.useUdx(link)
     })
+  }
+
+  /** Replicates through the channel until the transport is decided. */
+  private openTunnel(link: PeerLink): void {
+    const data = link.data
+    if (!data) return
+    const raw = new ChannelStream(data)
+    const tunnel = new NoiseSecretStream(link.isInitiator, raw, { keyPair: this.options.keyPair })
+    tunnel.on('error', () => {})
+    link.tunnelRaw = raw
+    link.tunnel = tunnel
+    void tunnel.opened.then((opened) => {
+      // The connection is authenticated already; the tunnel must be the same peer.
+      if (!opened || !tunnel.remotePublicKey?.equals(link.remoteKey)) tunnel.destroy()
+    })
+    this.options.replicate(tunnel)
+  }
+
+  private onTunnelData(link: PeerLink, data: Uint8Array): void {
+    const raw = link.tunnelRaw
+    if (!raw) return
+    if (data.byteLength > 0) return raw.receive(data)
+    // The other side moved: its TCP link is up (ours is a moment away) or it fell back.
+    this.closeTunnel(link)
+    if (!link.transport && !link.isInitiator) this.restartTimer(link, INBOUND_HANDSHAKE_MS)
+  }
+
+  private closeTunnel(link: PeerLink): void {
+    const tunnel = link.tunnel
+    link.tunnel = null
+    link.tunnelRaw = null
+    tunnel?.destroy()
   }
 
   private async dial(link: PeerLink, host: string, port: number): Promise<NoiseSecretStream | null> {
@@ -200,7 +251,9 @@ export class DirectLinks {
         this.useUdx(link)
       }
     })
+    // The new stream first, then the tunnel closes: hypercore asks it for what the tunnel owed.
     this.options.replicate(stream)
+    this.closeTunnel(link)
   }
 
   private useUdx(link: PeerLink): void {
@@ -210,10 +263,12 @@ export class DirectLinks {
     if (link.isInitiator) link.fallback?.send(0)
     link.transport = 'udx'
     this.options.replicate(link.conn)
+    this.closeTunnel(link)
   }
 
   private forget(link: PeerLink): void {
     this.clearTimer(link)
+    this.closeTunnel(link)
     this.links.delete(link.conn)
     const tcp = link.tcp
     link.tcp = null
@@ -228,5 +283,50 @@ export class DirectLinks {
   private clearTimer(link: PeerLink): void {
     if (link.timer) clearTimeout(link.timer)
     link.timer = null
+  }
+}
+
+function negotiateMs(conn: SwarmConnection): number {
+  const rtt = (conn.rawStream as { rtt?: number } | undefined)?.rtt ?? 0
+  return Math.min(NEGOTIATE_MAX_MS, Math.max(NEGOTIATE_MIN_MS, NEGOTIATE_RTTS * rtt))
+}
+
+/**
+ * A byte stream carried as messages of the direct-link channel: the tunnel's raw stream. An empty
+ * message ends it (the side that sends it has moved its replication elsewhere).
+ */
+class ChannelStream extends Duplex {
+  private waiting: (() => void) | null = null
+  private ended = false
+
+  constructor(private readonly message: Message) {
+    super()
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    // The channel's connection buffers what it cannot send yet; wait for its drain to take more.
+    if (this.message.send(chunk)) callback()
+    else this.waiting = callback
+  }
+
+  drained(): void {
+    const callback = this.waiting
+    this.waiting = null
+    callback?.()
+  }
+
+  receive(data: Uint8Array): void {
+    this.push(data)
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    if (!this.ended) {
+      this.ended = true
+      this.message.send(Buffer.alloc(0))
+    }
+    this.waiting = null
+    callback(err)
   }
 }

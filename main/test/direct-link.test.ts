@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, test } from 'node:test'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
+import Corestore from 'corestore'
 import type { SwarmConnection } from 'hyperswarm'
 import { DirectLinks } from '../core/direct-link.js'
 import { sha256File } from '../core/sha256.js'
@@ -97,20 +98,16 @@ test('strangers on the direct-link port are cut off; peers are not disturbed', a
   await waitFor(() => transportTo(b, a) === 'tcp', 5000, 'a direct link to A')
 })
 
-test('a dial that is refused falls back to UDX on both sides at once, not after the responder gives up', async () => {
+/** Two DirectLinks on one machine and the swarm connection between them, as Hyperswarm would hand it over (B dialled A). */
+async function linkedPair(replicateA: (s: unknown) => void, replicateB: (s: unknown) => void) {
   const keyA = NoiseSecretStream.keyPair()
   const keyB = NoiseSecretStream.keyPair()
-  const replicated: Record<'a' | 'b', unknown[]> = { a: [], b: [] }
-  const a = new DirectLinks({ keyPair: keyA, port: 0, replicate: (s) => replicated.a.push(s) })
-  const b = new DirectLinks({ keyPair: keyB, port: 0, replicate: (s) => replicated.b.push(s) })
+  const a = new DirectLinks({ keyPair: keyA, port: 0, replicate: replicateA })
+  const b = new DirectLinks({ keyPair: keyB, port: 0, replicate: replicateB })
   await a.listen()
   await b.listen()
   h.onTeardown(() => a.close())
   h.onTeardown(() => b.close())
-  // A still tells peers its port, but nothing answers there any more: B's dial is refused.
-  await new Promise((resolve) => (a as unknown as { server: Server }).server.close(resolve))
-
-  // The swarm connection between them, as Hyperswarm would hand it over (B dialled A).
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   h.onTeardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
@@ -119,17 +116,74 @@ test('a dial that is refused falls back to UDX on both sides at once, not after 
   const rawA = await accepted
   const connB = new NoiseSecretStream(true, rawB, { keyPair: keyB })
   const connA = new NoiseSecretStream(false, rawA, { keyPair: keyA })
+  connA.on('error', () => {})
+  connB.on('error', () => {})
   await Promise.all([connA.opened, connB.opened])
   h.onTeardown(() => { connA.destroy(); connB.destroy() })
   for (const raw of [rawA, rawB]) Object.assign(raw, { remoteHost: '127.0.0.1' })
+  return { a, b, connA: connA as unknown as SwarmConnection, connB: connB as unknown as SwarmConnection }
+}
+
+/** Makes A's advertised port answer TCP but never the handshake: B's dial hangs until it gives up. */
+async function stallDirectPort(links: DirectLinks): Promise<void> {
+  const port = links.port
+  await new Promise((resolve) => (links as unknown as { server: Server }).server.close(resolve))
+  const stalled = createServer((socket) => socket.on('error', () => {}).resume())
+  await new Promise<void>((resolve) => stalled.listen(port, resolve))
+  h.onTeardown(() => new Promise<void>((resolve) => stalled.close(() => resolve())))
+}
+
+test('a dial that is refused falls back to UDX on both sides at once, not after the responder gives up', async () => {
+  const replicated: Record<'a' | 'b', unknown[]> = { a: [], b: [] }
+  const { a, b, connA, connB } = await linkedPair((s) => replicated.a.push(s), (s) => replicated.b.push(s))
+  // A still tells peers its port, but nothing answers there any more: B's dial is refused.
+  await new Promise((resolve) => (a as unknown as { server: Server }).server.close(resolve))
 
   const started = Date.now()
-  a.attach(connA as unknown as SwarmConnection)
-  b.attach(connB as unknown as SwarmConnection)
-  await waitFor(() => replicated.a.length > 0 && replicated.b.length > 0, 10_000, 'both sides replicating')
-  assert.equal(replicated.a[0], connA, 'A replicates over the swarm connection')
-  assert.equal(replicated.b[0], connB, 'B replicates over the swarm connection')
-  assert.equal(a.transportOf(connA as unknown as SwarmConnection), 'udx')
-  assert.equal(b.transportOf(connB as unknown as SwarmConnection), 'udx')
+  a.attach(connA)
+  b.attach(connB)
+  await waitFor(() => a.transportOf(connA) === 'udx' && b.transportOf(connB) === 'udx', 10_000, 'both sides on UDX')
+  assert.equal(replicated.a.at(-1), connA, 'A replicates over the swarm connection')
+  assert.equal(replicated.b.at(-1), connB, 'B replicates over the swarm connection')
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`)
+})
+
+test('blocks flow at once while a direct link is dialled, and go on over the swarm connection when the dial fails', async () => {
+  const storeA = new Corestore(await h.tmpDir('grove-store-a-'))
+  const storeB = new Corestore(await h.tmpDir('grove-store-b-'))
+  h.onTeardown(() => storeA.close())
+  h.onTeardown(() => storeB.close())
+  const source = storeA.get({ name: 'blocks' })
+  await source.ready()
+  await source.append([Buffer.from('first'), Buffer.from('second'), Buffer.from('third')])
+  const copy = storeB.get({ key: source.key! })
+  await copy.ready()
+  const replicated: unknown[] = []
+  const { a, b, connA, connB } = await linkedPair((s) => storeA.replicate(s as never), (s) => { replicated.push(s); storeB.replicate(s as never) })
+  await stallDirectPort(a)
+
+  const started = Date.now()
+  a.attach(connA)
+  b.attach(connB)
+  const first = await copy.get(0, { timeout: 10_000 })
+  const firstMs = Date.now() - started
+  assert.equal(String(first), 'first')
+  assert.ok(firstMs < 1500, `the first block took ${firstMs} ms (the dial gives up after 3 s): it waited for the link`)
+  assert.equal(b.transportOf(connB), null, 'still deciding when the first block came')
+  assert.notEqual(replicated[0], connB, 'it came through the tunnel')
+
+  await waitFor(() => b.transportOf(connB) === 'udx' && a.transportOf(connA) === 'udx', 10_000, 'both on the swarm connection once the dial gave up')
+  await source.append(Buffer.from('fourth'))
+  assert.equal(String(await copy.get(3, { timeout: 10_000 })), 'fourth', 'replication went on after the move')
+  assert.equal(replicated.at(-1), connB)
+})
+
+test('a peer that never opens the direct-link channel (a stock Hyperdrive reader) gets UDX within a moment', async () => {
+  const replicated: unknown[] = []
+  const { a, connA } = await linkedPair((s) => replicated.push(s), () => {})
+  const started = Date.now()
+  a.attach(connA) // B does not attach: it speaks no grove/direct
+  await waitFor(() => replicated.length > 0, 5000, 'A replicating')
+  assert.equal(replicated[0], connA)
+  assert.ok(Date.now() - started < 1600, `took ${Date.now() - started} ms`)
 })

@@ -32,6 +32,7 @@ declare module 'hypercore' {
     ready(): Promise<void>
     close(): Promise<void>
     get(index: number, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
+    append(blocks: Buffer | Buffer[]): Promise<{ length: number; byteLength: number }>
     has(start: number, end?: number): Promise<boolean>
     download(range?: Range): Download
     clear(start: number, end?: number, opts?: { diff?: boolean }): Promise<{ blocks: number } | null>
@@ -238,6 +239,7 @@ declare module 'protomux' {
       onopen?: (handshake: H) => void | Promise<void>
       onclose?: () => void | Promise<void>
       ondestroy?: () => void | Promise<void>
+      ondrain?: () => void
     }): Channel | null
   }
 }
