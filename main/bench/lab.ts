@@ -9,18 +9,17 @@
 // GROVE_LAB_N sets N too; --quick is N=200 and a 3-minute window (less than one announce
 // refresh period: its DHT figure then counts the start-up announces, not the steady state).
 // Exits 0 when targets are missed (it is a measurement), non-zero only when the bench failed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ANNOUNCE_REFRESH_MS } from '../core/announcer.js'
-import { GROVE_BIN } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { LabNet, type LabHost } from './lab-hosts.js'
+import { Proc, cleanup, cleanups, grove, log, median, runCommand, sleep } from './bench-procs.js'
 
 const { values } = parseArgs({
   options: {
@@ -61,86 +60,6 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 const HERE = dirname(fileURLToPath(import.meta.url))
 
 if (process.env.GROVE_IN_NETNS !== '1' || process.getuid?.() !== 0) fail('run as root inside a fresh network namespace: node dist/main/testing/in-netns.js node dist/main/bench/lab.js')
-
-// ---------------------------------------------------------------------------------------------
-// Processes and cleanup
-// ---------------------------------------------------------------------------------------------
-
-const live = new Set<ChildProcess>()
-const cleanups: Array<() => Promise<void> | void> = []
-let cleaning: Promise<void> | null = null
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    while (cleanups.length > 0) {
-      try {
-        await cleanups.pop()!()
-      } catch {
-        // keep cleaning up the rest
-      }
-    }
-  })()
-  return cleaning
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().then(() => process.exit(130)))
-
-/** A child whose stdout is read line by line (JSON lines parsed), not kept. */
-class Proc {
-  readonly started = performance.now()
-  stderrTail = ''
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  private waiters: Array<{ test: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }> = []
-  readonly json: Array<Record<string, unknown>> = []
-
-  constructor(readonly role: string, readonly child: ChildProcess, opts: { keepJson?: boolean } = {}) {
-    live.add(child)
-    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => {
-      live.delete(child)
-      resolve({ code, signal })
-    }))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = parseJson(line)
-      if (!msg) return
-      if (opts.keepJson) this.json.push(msg)
-      this.waiters = this.waiters.filter((w) => (w.test(msg) ? (w.resolve(msg), false) : true))
-    })
-    child.stderr?.setEncoding('utf8').on('data', (t: string) => { this.stderrTail = (this.stderrTail + t).slice(-3000) })
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1
-  }
-
-  waitFor(test: (m: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>> {
-    return bounded(
-      Promise.race([
-        new Promise<Record<string, unknown>>((resolve) => this.waiters.push({ test, resolve })),
-        this.exit.then(({ code, signal }) => { throw new Error(`${this.role} exited (${code ?? signal}) before ${what}: ${this.stderrTail}`) })
-      ]),
-      timeoutMs,
-      `${this.role}: no ${what} within ${timeoutMs / 1000} s: ${this.stderrTail}`
-    )
-  }
-
-  async finished(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; seconds: number }> {
-    const result = await bounded(this.exit, timeoutMs, `${this.role} did not finish within ${timeoutMs / 1000} s`).catch((err: unknown) => {
-      this.child.kill('SIGKILL')
-      throw err
-    })
-    return { ...result, seconds: (performance.now() - this.started) / 1000 }
-  }
-
-  async stop(timeoutMs = 30_000): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.kill('SIGTERM')
-    await bounded(this.exit, timeoutMs, '').catch(() => this.child.kill('SIGKILL'))
-    await this.exit
-  }
-}
-
-function grove(host: LabHost, role: string, args: string[], opts: { keepJson?: boolean; nodeArgs?: string[] } = {}): Proc {
-  return new Proc(role, host.spawn(process.execPath, [...(opts.nodeArgs ?? []), GROVE_BIN, ...args]), opts)
-}
 
 // ---------------------------------------------------------------------------------------------
 // /proc readings
@@ -533,51 +452,6 @@ function report(r: Results): string {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-function runCommand(command: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    live.add(child)
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (t: string) => { output += t })
-    child.stderr.setEncoding('utf8').on('data', (t: string) => { output += t })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      live.delete(child)
-      resolve({ code, output })
-    })
-    child.once('error', (err) => resolve({ code: -1, output: err.message }))
-  })
-}
-
-function bounded<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms) })]).finally(() => clearTimeout(timer))
-}
-
-function parseJson(line: string): Record<string, unknown> | null {
-  if (!line.startsWith('{') && !line.startsWith('[')) return null
-  try {
-    const v: unknown = JSON.parse(line)
-    return Array.isArray(v) ? { array: v } : v && typeof v === 'object' ? (v as Record<string, unknown>) : null
-  } catch {
-    return null
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? NaN
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)))
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${message}\n`)
-}
 
 function fail(message: string): never {
   process.stderr.write(`bench:lab: ${message}\n`)
