@@ -34,6 +34,14 @@ export interface ModelDrivesOptions {
 
 /** How often drives open only to serve are closed again when no peer uses them. */
 const RELEASE_IDLE_MS = 30_000
+/**
+ * Corestore closes a core 4–6 s after its last session closes (its gc strikes, every 2 s), even
+ * when a peer started replicating it meanwhile: a fetch that came in that window stopped at ~75 %
+ * with "every peer left". So a released drive's cores are watched that long, and a peer on one
+ * reopens the drive (its new sessions take the core off Corestore's gc list).
+ */
+const LINGER_WATCH_MS = 10_000
+const LINGER_CHECK_MS = 250
 
 export class ModelDrives {
   private readonly drives = new Map<string, Promise<Hyperdrive>>()
@@ -42,6 +50,9 @@ export class ModelDrives {
   /** The discovery keys (hex) of served drives' cores, to the drive's key: a peer asking for one reopens the drive. */
   private readonly servedCores = new Map<string, string>()
   private releaseTimer: NodeJS.Timeout | null = null
+  /** Released drives whose cores Corestore may still hold: key → their discovery keys (hex), until when. */
+  private readonly lingering = new Map<string, { cores: string[]; until: number }>()
+  private lingerTimer: NodeJS.Timeout | null = null
   /** Models whose blocks live in a file (see file-blocks.ts), by key. */
   private readonly blockFiles = new Map<string, BlockFile>()
   /** Drives opened only to be looked at (see peek), until their look ends. */
@@ -97,14 +108,41 @@ export class ModelDrives {
   async sweep(): Promise<{ released: number; reopened: number }> {
     const released = await this.releaseIdle()
     let reopened = 0
-    const cores = (this.options.store as unknown as { cores?: { get(id: string): { replicator?: { peers?: unknown[] } } | null } }).cores
     for (const [discoveryHex, keyHex] of this.servedCores) {
-      if (this.drives.has(keyHex) || this.closed) continue
-      if ((cores?.get(discoveryHex)?.replicator?.peers?.length ?? 0) === 0) continue
+      if (this.drives.has(keyHex) || this.closed || !this.usedByPeer(discoveryHex)) continue
       await this.openToServe(keyHex).catch(() => {})
       reopened++
     }
     return { released, reopened }
+  }
+
+  /** Whether a peer replicates the core with this discovery key (Corestore's own core object, open or lingering). */
+  private usedByPeer(discoveryHex: string): boolean {
+    const cores = (this.options.store as unknown as { cores?: { get(id: string): { replicator?: { peers?: unknown[] } } | null } }).cores
+    return (cores?.get(discoveryHex)?.replicator?.peers?.length ?? 0) > 0
+  }
+
+  private watchLingering(keyHex: string, cores: string[]): void {
+    this.lingering.set(keyHex, { cores, until: Date.now() + LINGER_WATCH_MS })
+    if (!this.lingerTimer) {
+      this.lingerTimer = setInterval(() => this.checkLingering(), LINGER_CHECK_MS)
+      this.lingerTimer.unref()
+    }
+  }
+
+  private checkLingering(): void {
+    const now = Date.now()
+    for (const [keyHex, { cores, until }] of this.lingering) {
+      if (this.closed || this.drives.has(keyHex) || now > until) this.lingering.delete(keyHex)
+      else if (cores.some((id) => this.usedByPeer(id))) {
+        this.lingering.delete(keyHex)
+        this.openToServe(keyHex).catch(() => {})
+      }
+    }
+    if (this.lingering.size === 0 && this.lingerTimer) {
+      clearInterval(this.lingerTimer)
+      this.lingerTimer = null
+    }
   }
 
   /** Closes the drives open only to serve that no peer uses now (their block files stay attached). */
@@ -124,6 +162,7 @@ export class ModelDrives {
     this.servingOnly.delete(keyHex)
     this.drives.delete(keyHex)
     await drive.close().catch(() => {})
+    this.watchLingering(keyHex, [drive.discoveryKey, blobs?.core.discoveryKey].flatMap((key) => (key ? [bytesToHex(key)] : [])))
     return true
   }
 
@@ -213,6 +252,9 @@ export class ModelDrives {
     this.closed = true
     if (this.releaseTimer) clearInterval(this.releaseTimer)
     this.releaseTimer = null
+    if (this.lingerTimer) clearInterval(this.lingerTimer)
+    this.lingerTimer = null
+    this.lingering.clear()
     this.servingOnly.clear()
     for (const drive of [...this.peeking]) await drive.close().catch(() => {})
     const drives = [...this.drives.values()]

@@ -71,3 +71,18 @@ test("a publisher's signed entries count as read from the drive without reading 
   await publisher.drives.sweep()
   assert.ok(publisher.drives.openCount >= 1, 'the drive a peer asked for is open again')
 })
+
+test('a peer that comes within seconds of a release is served on: the drive reopens before Corestore closes its cores', async () => {
+  const publisher = await h.grove()
+  const path = join(await h.tmpDir(), 'linger.gguf')
+  await writeLlamaModel(path, { seed: 77, name: 'Linger Model', license: 'mit', embeddingLength: 64, blockCount: 2 })
+  const { link } = await publisher.share(path)
+  await publisher.seedLibrary() // announces it, and closes it again at once
+  assert.equal(publisher.drives.openCount, 0)
+  // Corestore holds the closed drive's cores for 4–6 s and then closes them, peer or not: a fetch
+  // then used to stop with "every peer left". No sweep runs here (it comes every 30 s).
+  const peer = await h.grove()
+  const fetched = await peer.fetch(link, { timeoutMs: 20_000 })
+  assert.equal(fetched.sha256, publisher.library.get(fetched.keyHex)?.manifest?.files[0]?.sha256)
+  await waitFor(() => publisher.drives.openCount === 1, 5000, 'the released drive reopened for its peer')
+})
