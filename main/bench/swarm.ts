@@ -16,6 +16,7 @@ import { GROVE_BIN } from '../testing/harness.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { LabNet, ip, type LabHost } from './lab-hosts.js'
 import { Proc, cleanup, cleanups, grove, log, median } from './bench-procs.js'
+import { LinkImpairment } from './link-impairment.js'
 
 const { values } = parseArgs({
   options: {
@@ -33,26 +34,29 @@ const FIRST_BLOCK_LIMIT_S = 3
 
 /**
  * A link profile: the qdisc chain on a host's upload (its side of the veth) and on its download
- * (the bridge side). Every profile applies to both hosts, so a packet between them passes the
- * sender's upload and the receiver's download, as between two homes.
+ * (the bridge side), and a delay and loss on its upload (a relay: this kernel has no netem, see
+ * link-impairment.ts). Every profile applies to both hosts, so a packet between them passes the
+ * sender's upload and the receiver's download, as between two homes: the round trip is twice the
+ * delay, and each direction loses `loss`.
  */
 interface LinkProfile {
   name: string
   what: string
   up: string[][]
   down: string[][]
+  delayMs: number
+  loss: number
 }
 
 const tbf = (rate: string, burst: string, latency: string) => ['tbf', 'rate', rate, 'burst', burst, 'latency', latency]
-const netem = (...args: string[]) => ['netem', ...args]
 
 const PROFILES: LinkProfile[] = [
-  { name: 'lan', what: 'no shaping (a LAN)', up: [], down: [] },
+  { name: 'lan', what: 'no shaping (a LAN)', up: [], down: [], delayMs: 0, loss: 0 },
   // The issue's row 3: a token-bucket policer with a small burst, as on many home routers and cloud VMs.
-  { name: 'policed', what: '80 Mbit/s policed, 64 KiB burst, 20 ms queue', up: [tbf('80mbit', '64kb', '20ms')], down: [tbf('80mbit', '64kb', '20ms')] },
-  { name: 'bloat', what: '40 Mbit/s, 10 ms delay, 100 ms queue (bufferbloat)', up: [netem('delay', '10ms'), tbf('40mbit', '256kb', '100ms')], down: [netem('delay', '10ms'), tbf('40mbit', '256kb', '100ms')] },
-  { name: 'loss', what: '40 Mbit/s, 20 ms delay, 1 % loss', up: [netem('delay', '20ms', 'loss', '1%'), tbf('40mbit', '256kb', '50ms')], down: [netem('delay', '20ms'), tbf('40mbit', '256kb', '50ms')] },
-  { name: 'asym', what: '100 Mbit/s down, 20 Mbit/s up, 10 ms delay', up: [netem('delay', '10ms'), tbf('20mbit', '128kb', '50ms')], down: [netem('delay', '10ms'), tbf('100mbit', '256kb', '50ms')] }
+  { name: 'policed', what: '80 Mbit/s policed, 64 KiB burst, 20 ms queue', up: [tbf('80mbit', '64kb', '20ms')], down: [tbf('80mbit', '64kb', '20ms')], delayMs: 0, loss: 0 },
+  { name: 'bloat', what: '40 Mbit/s, 20 ms RTT, 100 ms queue (bufferbloat)', up: [tbf('40mbit', '256kb', '100ms')], down: [tbf('40mbit', '256kb', '100ms')], delayMs: 10, loss: 0 },
+  { name: 'loss', what: '40 Mbit/s, 40 ms RTT, 1 % loss each way', up: [tbf('40mbit', '256kb', '50ms')], down: [tbf('40mbit', '256kb', '50ms')], delayMs: 20, loss: 0.01 },
+  { name: 'asym', what: '100 Mbit/s down, 20 Mbit/s up, 20 ms RTT', up: [tbf('20mbit', '128kb', '50ms')], down: [tbf('100mbit', '256kb', '50ms')], delayMs: 10, loss: 0 }
 ]
 
 /** Replaces the qdiscs of `dev` (in the namespace of `pid`, or here) by `chain`: each the child of the one before. */
@@ -75,10 +79,11 @@ function tc(args: string[], pid?: number, mayFail = false): void {
   if (result.status !== 0 && !mayFail) throw new Error(`${cmd} ${argv.join(' ')} failed`)
 }
 
-function applyProfile(profile: LinkProfile, hosts: LabHost[]): void {
-  for (const host of hosts) {
+async function applyProfile(profile: LinkProfile, hosts: Array<{ host: LabHost; impairment: LinkImpairment }>): Promise<void> {
+  for (const { host, impairment } of hosts) {
     shape('lan0', profile.up, host.pid)
     shape(host.outerLink, profile.down)
+    await impairment.set(profile.delayMs, profile.loss)
   }
 }
 
@@ -131,6 +136,11 @@ async function bench(): Promise<void> {
   const bootstrap = String((await testnet.waitFor((m) => typeof m.bootstrap === 'string', 120_000, 'bootstrap address')).bootstrap)
   const seederHost = await net.host('seeder', 2)
   const downloaderHost = await net.host('downloader', 3)
+  const hosts = await Promise.all([seederHost, downloaderHost].map(async (host, i) => {
+    const impairment = await LinkImpairment.start(host, net.subnet, 21 + i)
+    cleanups.push(() => impairment.stop())
+    return { host, impairment }
+  }))
 
   const seederHome = join(work, 'seeder-home')
   const share = grove(seederHost, 'share', ['--home', seederHome, '--bootstrap', bootstrap, '--json', 'share', model], { keepJson: true })
@@ -144,7 +154,7 @@ async function bench(): Promise<void> {
 
   const results: Array<{ profile: LinkProfile; runs: FetchRun[] }> = []
   for (const profile of chosen) {
-    applyProfile(profile, [seederHost, downloaderHost])
+    await applyProfile(profile, hosts)
     const runs: FetchRun[] = []
     for (let i = 0; i < RUNS; i++) {
       const run = await fetchOnce(downloaderHost, bootstrap, link)
@@ -153,7 +163,7 @@ async function bench(): Promise<void> {
     }
     results.push({ profile, runs })
   }
-  applyProfile(PROFILES[0]!, [seederHost, downloaderHost])
+  await applyProfile(PROFILES[0]!, hosts)
   process.stdout.write(report(results, bytes) + '\n')
   process.stdout.write(JSON.stringify({ bench: 'swarm', bytes, runs: RUNS, profiles: results.map(({ profile, runs }) => ({ profile: profile.name, runs })) }) + '\n')
 }
