@@ -1,15 +1,23 @@
-// `grove://<key>[/v<version>]` links. The key is the model drive's 32-byte public key, written
-// in z-base-32 as Holepunch's own tools do (52 characters); 64 hex characters are accepted too.
+// `grove://<key>[/v<version>][?seeder=<key>...]` links. The key is the model drive's 32-byte
+// public key, written in z-base-32 as Holepunch's own tools do (52 characters); 64 hex characters
+// are accepted too. A `seeder` names a peer (its swarm key) that serves the model, as a magnet
+// link's `x.pe`: a fetch dials it besides looking the model up on the DHT, so a lab that does not
+// announce each of its thousand models is still found (see seeding.ts). A seeder is only a hint;
+// the link's identity is the drive key, and everything Grove stores uses the link without them.
 import * as z32 from 'z32'
 import { GroveError } from './errors.js'
 
 export const LINK_SCHEME = 'grove://'
+/** Seeders one link may name. */
+export const MAX_LINK_SEEDERS = 4
 
 export interface ParsedLink {
   /** 64 lowercase hex characters. */
   keyHex: string
   /** The drive version the link pins, if any. */
   version?: number
+  /** Swarm keys (64 lowercase hex) of peers the link says serve the model; absent if none. */
+  seeders?: string[]
 }
 
 const HEX_KEY = /^[0-9a-f]{64}$/i
@@ -20,21 +28,43 @@ export function parseLink(input: string): ParsedLink {
   if (!text.startsWith(LINK_SCHEME)) {
     throw new GroveError('BAD_LINK', `Not a Grove link: "${clip(text)}" (expected grove://<key>)`)
   }
-  const rest = text.slice(LINK_SCHEME.length).replace(/\/+$/, '')
+  if (text.length > 1000) throw new GroveError('BAD_LINK', `Malformed Grove link: "${clip(text)}" (${text.length} characters)`)
+  const [path = '', query, ...moreQueries] = text.slice(LINK_SCHEME.length).split('?')
+  if (moreQueries.length > 0) throw new GroveError('BAD_LINK', `Malformed Grove link: "${clip(text)}"`)
+  const rest = path.replace(/\/+$/, '')
   const [keyPart = '', versionPart, ...extra] = rest.split('/')
   if (extra.length > 0) throw new GroveError('BAD_LINK', `Malformed Grove link: "${clip(text)}"`)
   const keyHex = decodeKey(keyPart)
   if (!keyHex) throw new GroveError('BAD_LINK', `Malformed Grove link key: "${clip(keyPart)}" (expected 52 z-base-32 or 64 hex characters)`)
-  if (versionPart === undefined) return { keyHex }
-  const match = /^v?(\d{1,15})$/.exec(versionPart)
-  if (!match?.[1]) throw new GroveError('BAD_LINK', `Malformed Grove link version: "${clip(versionPart)}"`)
-  return { keyHex, version: Number(match[1]) }
+  const parsed: ParsedLink = { keyHex }
+  if (versionPart !== undefined) {
+    const match = /^v?(\d{1,15})$/.exec(versionPart)
+    if (!match?.[1]) throw new GroveError('BAD_LINK', `Malformed Grove link version: "${clip(versionPart)}"`)
+    parsed.version = Number(match[1])
+  }
+  if (query !== undefined) parsed.seeders = parseSeeders(query, text)
+  return parsed
 }
 
-export function formatLink(keyHex: string, version?: number): string {
+function parseSeeders(query: string, text: string): string[] {
+  const seeders: string[] = []
+  for (const param of query.split('&')) {
+    const [name, value = '', ...extra] = param.split('=')
+    if (name !== 'seeder' || extra.length > 0) throw new GroveError('BAD_LINK', `Unknown part of a Grove link: "${clip(param)}" (a link may name seeders: ?seeder=<key>)`)
+    const seeder = decodeKey(value)
+    if (!seeder) throw new GroveError('BAD_LINK', `Malformed seeder key in a Grove link: "${clip(value)}" (expected 52 z-base-32 or 64 hex characters)`)
+    if (!seeders.includes(seeder)) seeders.push(seeder)
+  }
+  if (seeders.length > MAX_LINK_SEEDERS) throw new GroveError('BAD_LINK', `A Grove link may name at most ${MAX_LINK_SEEDERS} seeders: "${clip(text)}"`)
+  return seeders
+}
+
+export function formatLink(keyHex: string, version?: number, seeders: readonly string[] = []): string {
   const key = hexToBytes(keyHex)
   const base = LINK_SCHEME + z32.encode(key)
-  return version === undefined ? base : `${base}/v${version}`
+  const link = version === undefined ? base : `${base}/v${version}`
+  const hints = seeders.slice(0, MAX_LINK_SEEDERS).map((seeder) => `seeder=${z32.encode(hexToBytes(seeder))}`)
+  return hints.length === 0 ? link : `${link}?${hints.join('&')}`
 }
 
 export function isLink(input: string): boolean {

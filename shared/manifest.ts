@@ -28,14 +28,14 @@ export const DriveFilePath = z
   .refine((p) => !p.includes('..'), 'must not contain ".."')
   .refine((p) => p.toLowerCase().endsWith('.gguf'), 'must be a .gguf file')
 
+/** A link as a manifest names a model: without seeder hints (they say where, not what). */
 export const GroveLinkString = z.string().max(200).refine((s) => {
   try {
-    parseLink(s)
-    return true
+    return parseLink(s).seeders === undefined
   } catch {
     return false
   }
-}, 'must be a grove:// link')
+}, 'must be a grove:// link (without ?seeder=)')
 
 export const ManifestFile = z.object({
   path: DriveFilePath,

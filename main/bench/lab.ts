@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { formatLink, parseLink } from '../../shared/link.js'
 import { ANNOUNCE_REFRESH_MS } from '../core/announcer.js'
 import { writeLlamaModel } from '../testing/gguf-fixture.js'
 import { LabNet, type LabHost } from './lab-hosts.js'
@@ -135,7 +136,7 @@ interface Results {
   generateSeconds: number
   modelBytes: number
   publish: { seconds: number; mode: string; shared: number; packetsPerModel: number; dirError?: string }
-  startup: { seedingSeconds: number; announced: number; firstFetchSeconds: number | null; firstFetchError?: string; announcesSeconds: number }
+  startup: { seedingSeconds: number; announced: number; announcedOneByOne: number; firstFetchSeconds: number | null; firstFetchError?: string; announcesSeconds: number }
   browse: { seconds: number; listed: number; total: number | null; wait: number; attempts: number }
   grove: WindowStats
   transmission: (WindowStats & { torrents: number; addSeconds: number }) | { error: string }
@@ -205,8 +206,14 @@ async function bench(): Promise<Results> {
   log(`seeding ${links.length} models ${seedingSeconds.toFixed(1)} s after spawn`)
   let firstFetchSeconds: number | null = null
   let firstFetchError: string | undefined
-  if (links[0]) {
-    const fetch = grove(peerHost, 'fetch', ['--home', join(work, 'fetch-home'), '--bootstrap', bootstrap, '--json', 'fetch', links[0], '--timeout', '60'])
+  const oneByOne = typeof seeding.announced === 'number' ? seeding.announced : links.length
+  log(`${oneByOne} of them announced one by one`)
+  if (links[0] && typeof seeding.peer === 'string') {
+    // The oldest model, which a seeder past its announce limit does not announce on its own, by
+    // the link `grove share` printed (it names the seeder); in a room of its own, so the fetch
+    // does not meet the seeder in the public room instead.
+    const link = formatLink(parseLink(links[0]).keyHex, undefined, [seeding.peer])
+    const fetch = grove(peerHost, 'fetch', ['--home', join(work, 'fetch-home'), '--bootstrap', bootstrap, '--room', 'bench-lab-fetch', '--json', 'fetch', link, '--timeout', '60'])
     try {
       await fetch.waitFor((m) => m.event === 'done', 90_000, 'done line')
       firstFetchSeconds = (performance.now() - seeder.started) / 1000
@@ -239,7 +246,7 @@ async function bench(): Promise<Results> {
     generateSeconds,
     modelBytes,
     publish: { ...publish, packetsPerModel },
-    startup: { seedingSeconds, announced: links.length, firstFetchSeconds, firstFetchError, announcesSeconds: announcing.seconds },
+    startup: { seedingSeconds, announced: links.length, announcedOneByOne: oneByOne, firstFetchSeconds, firstFetchError, announcesSeconds: announcing.seconds },
     browse,
     grove: groveStats,
     transmission: 'proc' in transmission ? { ...window.get('transmission')!, torrents: transmission.torrents, addSeconds: transmission.addSeconds } : transmission,
@@ -418,7 +425,7 @@ function report(r: Results): string {
   const rows: Array<[string, string, string, boolean | null]> = [
     [`publish ${r.publish.shared}`, `${r.publish.seconds.toFixed(1)} s`, N === 1000 ? '< 60 s' : `< ${(60 * N / 1000).toFixed(0)} s (60 s per 1000)`, r.publish.seconds < (60 * N) / 1000],
     ['seeder start → seeding line', `${r.startup.seedingSeconds.toFixed(1)} s`, '≤ 10 s', r.startup.seedingSeconds <= 10],
-    ['seeder start → a peer fetched a model', r.startup.firstFetchSeconds === null ? `failed: ${r.startup.firstFetchError ?? 'no link'}` : `${r.startup.firstFetchSeconds.toFixed(1)} s`, '(≤ 10 s)', r.startup.firstFetchSeconds === null ? false : r.startup.firstFetchSeconds <= 10],
+    ['seeder start → a peer fetched a model (an unannounced one)', r.startup.firstFetchSeconds === null ? `failed: ${r.startup.firstFetchError ?? 'no link'}` : `${r.startup.firstFetchSeconds.toFixed(1)} s`, '(≤ 10 s)', r.startup.firstFetchSeconds === null ? false : r.startup.firstFetchSeconds <= 10],
     ['RSS steady (median) / peak (VmHWM)', `${mb(g.rssMedianBytes)} / ${mb(g.hwmBytes)}`, '< 200 MB (both)', g.hwmBytes < 200e6],
     ['open fds (max in window)', String(g.fdsMax), `≤ ${Math.floor(1.2 * N + 50)}`, g.fdsMax <= 1.2 * N + 50],
     ['idle CPU, % of one core', `${g.cpuPercent.toFixed(2)} %` + (tr ? ` (transmission ${trCpuText}, ${(g.cpuPercent / trCpu).toFixed(1)}×)` : ''), '≤ 2× transmission', tr ? g.cpuPercent <= 2 * trCpu : null],
@@ -440,7 +447,7 @@ function report(r: Results): string {
     '',
     'Details',
     `  publishing: ${r.publish.mode}${r.publish.dirError ? ` (grove share DIR: ${r.publish.dirError})` : ''}; ${r.publish.packetsPerModel.toFixed(0)} packets per model through the seeder's link while publishing (+20 s): the first announce of each`,
-    `  seeder start-up announced ${r.startup.announced} models; the DHT announces of all of them were through ${r.startup.announcesSeconds.toFixed(0)} s after start (the idle window starts after)`,
+    `  seeder start-up seeded ${r.startup.announced} models, ${r.startup.announcedOneByOne} of them announced one by one (grove seed --announce-limit); the fetch is of one that is not, by a link naming the seeder; the DHT announces of all of them were through ${r.startup.announcesSeconds.toFixed(0)} s after start (the idle window starts after)`,
     `  DHT window: ${g.packets ? `${g.packets.sent} sent + ${g.packets.received} received packets in ${(g.seconds / 60).toFixed(1)} min` : 'no counters'}; ${(packets / hours / 3600).toFixed(1)} packets/s for the home`,
     `  one announce refresh per model: the seeder announces every topic again after ${REFRESH_MEAN_S / 60} min; an announce is a LOOKUP to the ${visited} nodes it visits and an ANNOUNCE to the k = ${K} closest, request + reply each: ${perAnnounce} packets, ${refreshPerModelHour.toFixed(0)} per model per hour` +
       (g.seconds < 2 * REFRESH_MEAN_S ? `\n  NOTE: the window (${(g.seconds / 60).toFixed(1)} min) is shorter than two refresh periods (${((2 * REFRESH_MEAN_S) / 60).toFixed(0)} min): the DHT figure is not the steady state` : ''),

@@ -94,12 +94,21 @@ export async function fetchModel(ctx: FetchContext, linkText: string, opts: Fetc
 }
 
 async function fetchOnce(ctx: FetchContext, linkText: string, opts: FetchOptions): Promise<FetchResult> {
-  const { keyHex } = parseLink(linkText)
+  const { keyHex, seeders = [] } = parseLink(linkText)
   const link = formatLink(keyHex)
   const timeoutMs = opts.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
   const have = await alreadyFetched(ctx, keyHex, opts.outDir)
   if (have) return have
+  // The seeders the link names are dialled for as long as the download runs.
+  const releaseSeeders = ctx.swarm.joinPeers(seeders)
+  try {
+    return await download(ctx, keyHex, link, timeoutMs, opts)
+  } finally {
+    releaseSeeders()
+  }
+}
 
+async function download(ctx: FetchContext, keyHex: string, link: string, timeoutMs: number, opts: FetchOptions): Promise<FetchResult> {
   const drive = await ctx.seeding.seed(keyHex, { lookup: true })
   // Everything before the weights (manifest, card, the weights' entry, their first block) by one deadline.
   const deadline = Date.now() + timeoutMs
@@ -469,17 +478,22 @@ export interface RemoteModelInfo {
 
 /** Reads a model's manifest and card from the swarm without downloading its weights. */
 export async function describeRemote(ctx: FetchContext, linkText: string, timeoutMs: number, signal?: AbortSignal): Promise<RemoteModelInfo> {
-  const { keyHex } = parseLink(linkText)
+  const { keyHex, seeders = [] } = parseLink(linkText)
   const link = formatLink(keyHex)
   const drive = await ctx.drives.open(keyHex)
   ctx.swarm.join(drive.discoveryKey, { server: false, client: true })
-  // One deadline for the whole look: --timeout holds end to end.
-  const deadline = Date.now() + timeoutMs
-  const manifest = await readRemoteManifest(ctx, drive, link, deadline, signal)
-  const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal })
-  // What a fetch would refuse, a look says too: the weights' entry must hold up.
-  await weightsBlob(drive, weightsFile(manifest), link, Math.max(deadline, Date.now() + 1000), signal)
-  return { link, keyHex, manifest, card, peers: drive.core.peers.length }
+  const releaseSeeders = ctx.swarm.joinPeers(seeders)
+  try {
+    // One deadline for the whole look: --timeout holds end to end.
+    const deadline = Date.now() + timeoutMs
+    const manifest = await readRemoteManifest(ctx, drive, link, deadline, signal)
+    const card = await readDriveCard(drive, link, Math.max(deadline, Date.now() + 1000), { signal })
+    // What a fetch would refuse, a look says too: the weights' entry must hold up.
+    await weightsBlob(drive, weightsFile(manifest), link, Math.max(deadline, Date.now() + 1000), signal)
+    return { link, keyHex, manifest, card, peers: drive.core.peers.length }
+  } finally {
+    releaseSeeders()
+  }
 }
 
 function trace(what: string): void {

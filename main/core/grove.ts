@@ -201,6 +201,15 @@ export class Grove extends ReadyResource {
     return this.seeding.seedLibrary()
   }
 
+  /** See Seeding: how many complete models are announced one by one, the newest (a lab's `grove seed --announce-limit`). */
+  setAnnounceLimit(limit: number): void {
+    this.seeding.announceLimit = limit
+  }
+
+  get announcedCount(): number {
+    return this.seeding.announcedCount
+  }
+
   get seededKeys(): string[] {
     return this.seeding.keys
   }

@@ -30,6 +30,7 @@ import type { ModelDrives } from './model-drives.js'
 import { BlockFile } from './file-blocks.js'
 import { cardFactsOf, type BlockFileRecord, type Library } from './library.js'
 import { blobsOf } from './remote-drive.js'
+import { swarmKeyPair } from './store.js'
 
 /** What a share works with (a Grove is one). */
 export interface ShareContext {
@@ -57,6 +58,8 @@ export interface ShareOptions {
 
 export interface ShareResult {
   link: string
+  /** The link to give others: it names this home as a seeder (see seeding.ts). */
+  shareLink: string
   keyHex: string
   sha256: string
   kind: ModelKind
@@ -140,7 +143,7 @@ export async function shareModel(ctx: ShareContext, file: string, opts: ShareOpt
     addedAt: manifest.created,
     cardFacts: cardFactsOf(cardText)
   })
-  return { link, keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
+  return { link, shareLink: await shareLinkOf(ctx, keyHex), keyHex, sha256, kind: manifest.kind, name, size: summary.fileSize, manifest, existing: false }
 }
 
 /**
@@ -192,6 +195,10 @@ function resolveParents(ctx: ShareContext, specs: string[], relation: Relation |
   })
 }
 
+async function shareLinkOf(ctx: ShareContext, keyHex: string): Promise<string> {
+  return formatLink(keyHex, undefined, [bytesToHex((await swarmKeyPair(ctx.store)).publicKey)])
+}
+
 /** Sharing the same unchanged file again, with the same name and parents, gives the same link. */
 async function findPreviousShare(
   ctx: ShareContext,
@@ -209,7 +216,7 @@ async function findPreviousShare(
   const manifest = candidate?.manifest
   const weights = manifest?.files[0]
   if (!candidate || !manifest || !weights || (await sha256File(path)) !== weights.sha256) return undefined
-  return { link: candidate.link, keyHex: candidate.keyHex, sha256: weights.sha256, kind: manifest.kind, name, size, manifest, existing: true }
+  return { link: candidate.link, shareLink: await shareLinkOf(ctx, candidate.keyHex), keyHex: candidate.keyHex, sha256: weights.sha256, kind: manifest.kind, name, size, manifest, existing: true }
 }
 
 /** The weights' name inside the drive: the file's own name when it is a plain one. */

@@ -58,3 +58,12 @@ export async function pruneOldLogs(dbDir: string, keep: number): Promise<void> {
   const old = names.filter((n) => /^LOG\.old\.\d+$/.test(n)).sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))
   for (const name of old.slice(0, Math.max(0, old.length - keep))) await rm(join(dbDir, name), { force: true }).catch(() => {})
 }
+
+/**
+ * This home's key pair in the swarm: its peers know it by the public key, and links this home
+ * prints name it as a seeder. Derived from the store's primary key, so it is the same on every
+ * start, with the network or without.
+ */
+export function swarmKeyPair(store: Corestore): Promise<{ publicKey: Buffer; secretKey: Buffer }> {
+  return store.createKeyPair('grove/swarm')
+}

@@ -18,10 +18,11 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm, { type Discovery, type SwarmConnection } from 'hyperswarm'
 import type Corestore from 'corestore'
 import ReadyResource from 'ready-resource'
-import { bytesToHex } from '../../shared/link.js'
+import { bytesToHex, hexToBytes } from '../../shared/link.js'
 import { sleep, within } from './abort.js'
 import { Announcer, type AnnounceDht } from './announcer.js'
 import { DirectLinks, type Transport } from './direct-link.js'
+import { swarmKeyPair } from './store.js'
 import { LanDiscovery, NetworkWatcher, lanInterfaces, onLocalNetwork, type LanInterface, type LanNode } from './lan.js'
 
 /** Kept here too: the command line imports it from this module. */
@@ -152,13 +153,17 @@ export class SwarmNetwork extends ReadyResource {
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly stop = new AbortController()
   private direct: DirectLinks | null = null
+  /** Peers dialled by their key (a link's seeders), hex → how many asked; kept across network changes. */
+  private readonly explicitPeers = new Map<string, number>()
+  /** Our server is announced under our key, for peers that dial it (see Seeding). */
+  private listening = false
 
   constructor(private readonly options: SwarmOptions) {
     super()
   }
 
   protected override async _open(): Promise<void> {
-    this.keyPair = await this.options.store.createKeyPair('grove/swarm')
+    this.keyPair = await swarmKeyPair(this.options.store)
     const store = this.options.store
     this.direct = new DirectLinks({ keyPair: this.keyPair, port: this.options.directPort === undefined ? 0 : this.options.directPort, replicate: (stream) => store.replicate(stream) })
     await this.direct.listen()
@@ -239,6 +244,40 @@ export class SwarmNetwork extends ReadyResource {
     } else if (!state.discovery) {
       this.announcer?.add(state.topic)
     }
+  }
+
+  /**
+   * Dials these peers (swarm keys, hex) until the returned function is called, across network
+   * changes: a link's seeders, tried besides the DHT lookup of its model.
+   */
+  joinPeers(keysHex: readonly string[]): () => void {
+    const keys = keysHex.filter((keyHex) => keyHex !== this.publicKey)
+    for (const keyHex of keys) {
+      const asked = this.explicitPeers.get(keyHex) ?? 0
+      this.explicitPeers.set(keyHex, asked + 1)
+      if (asked === 0) this.swarm?.joinPeer(Buffer.from(hexToBytes(keyHex)))
+    }
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      for (const keyHex of keys) {
+        const asked = (this.explicitPeers.get(keyHex) ?? 1) - 1
+        if (asked > 0) {
+          this.explicitPeers.set(keyHex, asked)
+          continue
+        }
+        this.explicitPeers.delete(keyHex)
+        this.swarm?.leavePeer(Buffer.from(hexToBytes(keyHex)))
+      }
+    }
+  }
+
+  /** Announces our server under our own key (Hyperswarm's `listen`), from now on. */
+  listen(): void {
+    if (this.listening) return
+    this.listening = true
+    this.swarm?.listen().catch((err: Error) => trace(`listen: ${err.message}`))
   }
 
   async leave(topic: Uint8Array): Promise<void> {
@@ -337,6 +376,8 @@ export class SwarmNetwork extends ReadyResource {
       onError: (message) => trace(message)
     })
     this.announcer = announcer
+    if (this.listening) swarm.listen().catch((err: Error) => trace(`listen: ${err.message}`))
+    for (const keyHex of this.explicitPeers.keys()) swarm.joinPeer(Buffer.from(hexToBytes(keyHex)))
     for (const state of this.topics.values()) {
       state.discovery = null
       if (state.client) state.discovery = swarm.join(state.topic, { server: state.server, client: state.client })

@@ -85,6 +85,31 @@ test('a link that no peer serves fails with NO_PEERS within --timeout', async ()
   assert.ok(Date.now() - started < 8000, `gave up after ${Date.now() - started} ms`)
 })
 
+test('a home past its announce limit serves the rest to peers its links send to it', async () => {
+  const home = await h.tmpDir('grove-home-')
+  const offline = await h.grove({ home, network: false })
+  const older = await offline.share(await model('older', { seed: 2 }))
+  const newer = await offline.share(await model('newer', { seed: 3 }))
+  await offline.close()
+  assert.match(older.shareLink, /^grove:\/\/[a-z0-9]{52}\?seeder=[a-z0-9]{52}$/, 'the link to give others names this home')
+
+  // In no room, so the peers meet only through the models' topics or the seeder's key.
+  const lab = await h.grove({ home, rooms: [] })
+  lab.setAnnounceLimit(1)
+  assert.equal((await lab.seedLibrary()).length, 2)
+  assert.equal(lab.announcedCount, 1)
+  assert.ok(older.shareLink.includes(formatLink(lab.swarm.publicKey).slice('grove://'.length)), 'the seeder named is the home\'s swarm key')
+
+  const b = await h.grove({ rooms: [] })
+  await assert.rejects(b.fetch(older.link, { timeoutMs: 2000 }), { code: 'NO_PEERS' }, 'the older model is not announced on its own')
+  const fetched = await b.fetch(older.shareLink, { timeoutMs: 20_000 })
+  assert.equal(await sha256File(fetched.path), older.sha256)
+  assert.equal(fetched.link, older.link, 'the library keeps the link without its seeders')
+
+  const c = await h.grove({ rooms: [] })
+  assert.equal((await c.fetch(newer.link, { timeoutMs: 20_000 })).sha256, newer.sha256, 'the newest is announced')
+})
+
 test('malformed links are refused before touching the network', async () => {
   const b = await h.grove({ network: false })
   await assert.rejects(b.fetch('grove://not-a-key'), { code: 'BAD_LINK' })

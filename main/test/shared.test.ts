@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { formatLink, parseLink } from '../../shared/link.js'
-import { DriveFilePath, MAX_MODEL_FILE_BYTES, Manifest } from '../../shared/manifest.js'
+import { DriveFilePath, MAX_MODEL_FILE_BYTES, Manifest, ParentRef } from '../../shared/manifest.js'
 import { formatCard, parseCard } from '../../shared/model-card.js'
 
 const KEY = 'a'.repeat(64)
@@ -12,6 +12,19 @@ test('links round-trip in z-base-32 and accept hex keys and versions', () => {
   assert.equal(parseLink(link).keyHex, KEY)
   assert.equal(parseLink(`grove://${KEY.toUpperCase()}`).keyHex, KEY)
   assert.deepEqual(parseLink(`${link}/v12`), { keyHex: KEY, version: 12 })
+})
+
+test('links may name up to four seeders, which the link\'s identity leaves out', () => {
+  const seeder = 'b'.repeat(64)
+  const link = formatLink(KEY, 3, [seeder])
+  assert.match(link, /^grove:\/\/[ybndrfg8ejkmcpqxot1uwisza345h769]{52}\/v3\?seeder=[ybndrfg8ejkmcpqxot1uwisza345h769]{52}$/)
+  assert.deepEqual(parseLink(link), { keyHex: KEY, version: 3, seeders: [seeder] })
+  assert.deepEqual(parseLink(`grove://${KEY}/?seeder=${seeder.toUpperCase()}&seeder=${seeder}`).seeders, [seeder], 'hex, and the same one twice')
+  const five = ['1', '2', '3', '4', '5'].map((d) => d.repeat(64))
+  for (const bad of [`grove://${KEY}?seeder=abc`, `grove://${KEY}?peer=${seeder}`, `grove://${KEY}?seeder=${seeder}?x`, `grove://${KEY}?${five.map((k) => `seeder=${k}`).join('&')}`, `grove://${KEY}?seeder=${seeder}&${'x'.repeat(1000)}`]) {
+    assert.throws(() => parseLink(bad), (err: { code?: string; message: string }) => err.code === 'BAD_LINK' && !err.message.includes('\n') && err.message.length < 300, bad.slice(0, 80))
+  }
+  assert.equal(ParentRef.safeParse({ link, relation: 'finetune' }).success, false, 'a manifest names a parent without seeders')
 })
 
 test('malformed links are refused with BAD_LINK', () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js'
 import { Grove } from '../core/grove.js'
 import type { BootstrapNode } from '../core/swarm.js'
+import type { Room } from '../core/rooms.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const GROVE_BIN = join(REPO_ROOT, 'main', 'bin', 'grove.js')
@@ -45,9 +46,10 @@ export class Harness {
   }
 
   /** An open Grove on a fresh home; `network` joins the local testnet. */
-  async grove(opts: { network?: boolean; home?: string; directPort?: number | null } = {}): Promise<Grove> {
+  /** `rooms: []`: in no room, so it meets only the peers of the topics it joins (default: the public room). */
+  async grove(opts: { network?: boolean; home?: string; directPort?: number | null; rooms?: Room[] } = {}): Promise<Grove> {
     const home = opts.home ?? (await this.tmpDir('grove-home-'))
-    const grove = new Grove({ home, network: opts.network ?? true, bootstrap: opts.network === false ? undefined : await this.bootstrap(), directPort: opts.directPort })
+    const grove = new Grove({ home, network: opts.network ?? true, bootstrap: opts.network === false ? undefined : await this.bootstrap(), directPort: opts.directPort, rooms: opts.rooms })
     await grove.ready()
     this.onTeardown(() => grove.close())
     return grove

@@ -163,6 +163,8 @@ declare module 'hyperswarm' {
     leave(topic: Buffer | Uint8Array): Promise<void>
     flush(): Promise<void>
     listen(): Promise<void>
+    joinPeer(publicKey: Buffer): void
+    leavePeer(publicKey: Buffer): void
     destroy(): Promise<void>
     on(event: 'connection', listener: (conn: SwarmConnection, info: PeerInfo) => void): this
     on(event: 'update', listener: () => void): this

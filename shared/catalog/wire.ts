@@ -26,7 +26,8 @@ export type GgufBaseModelRef = z.infer<typeof GgufBaseModelRef>
 /**
  * A grove:// link, checked by pattern: it accepts exactly what `parseLink` accepts (52 z-base-32
  * or 64 hex key characters, optional `/v<n>` or `/<n>`, trailing slashes), except surrounding
- * whitespace, without decoding the key. manifest.ts's GroveLinkString decodes it, which costs
+ * whitespace and seeder hints (`?seeder=`: a catalog names models, peers are its own business),
+ * without decoding the key. manifest.ts's GroveLinkString decodes it, which costs
  * several microseconds per link; catalogs carry hundreds of thousands of them.
  */
 export const CatalogLink = z

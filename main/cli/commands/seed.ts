@@ -1,8 +1,9 @@
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import { bytesText } from '../../../shared/units.js'
 import { firstLine } from '../../../shared/errors.js'
 import { parseLink } from '../../../shared/link.js'
 import type { Grove } from '../../core/grove.js'
+import { DEFAULT_ANNOUNCE_LIMIT } from '../../core/seeding.js'
 import { sleep } from '../../core/swarm.js'
 import type { CommandContext } from '../context.js'
 import { GroveService } from '../service-host.js'
@@ -18,7 +19,8 @@ export function registerSeed(program: Command, context: () => CommandContext): v
   program
     .command('seed [links...]')
     .description('stay up and serve the library (and fetch and serve these links) until SIGINT/SIGTERM or `grove stop`; the other commands on this home run in it meanwhile')
-    .action(async (links: string[]) => {
+    .option('--announce-limit <n>', `complete models announced on the DHT one by one, the newest (default ${DEFAULT_ANNOUNCE_LIMIT}); the rest are found through this home's key, which the links \`grove share\` prints name`, parseAnnounceLimit)
+    .action(async (links: string[], flags: { announceLimit?: number }) => {
       const ctx = context()
       for (const link of links) parseLink(link)
       await ctx.withGrove({ network: true }, async (grove, signal) => {
@@ -36,9 +38,14 @@ export function registerSeed(program: Command, context: () => CommandContext): v
               ctx.out.event({ event: 'transfer', link, state: transfer.state })
             }
           } else {
+            if (flags.announceLimit !== undefined) grove.setAnnounceLimit(flags.announceLimit)
             const entries = await grove.seedLibrary()
-            ctx.out.info(`Seeding ${entries.length} model${entries.length === 1 ? '' : 's'} as peer ${grove.swarm.publicKey.slice(0, 16)}…`)
-            ctx.out.event({ event: 'seeding', peer: grove.swarm.publicKey, links: entries.map((e) => e.link) })
+            const announced = grove.announcedCount
+            ctx.out.info(
+              `Seeding ${entries.length} model${entries.length === 1 ? '' : 's'} as peer ${grove.swarm.publicKey.slice(0, 16)}…` +
+                (announced < entries.length ? ` (${announced} announced one by one, the newest; peers reach the rest through this peer's key, which links from \`grove share\` name)` : '')
+            )
+            ctx.out.event({ event: 'seeding', peer: grove.swarm.publicKey, links: entries.map((e) => e.link), announced })
           }
           if (!ctx.inService) for (const link of links) void fetchAndSeed(grove, ctx, link, signal)
           const reporter = new StatusReporter(grove, ctx)
@@ -51,6 +58,12 @@ export function registerSeed(program: Command, context: () => CommandContext): v
         }
       })
     })
+}
+
+function parseAnnounceLimit(text: string): number {
+  const n = Number(text)
+  if (!/^\d{1,7}$/.test(text) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number of models (0 or more)')
+  return n
 }
 
 /** Makes this process the home's service, so that other commands on the home run in it. */

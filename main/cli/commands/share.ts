@@ -73,7 +73,7 @@ async function shareOne(ctx: CommandContext, grove: Grove, file: string, flags: 
   ctx.out.result(resultJson(result), () =>
     [
       `${result.existing ? 'Already shared' : 'Shared'} ${result.kind} "${inertLine(result.name)}" (${bytesText(result.size)}, sha256 ${result.sha256})`,
-      result.link,
+      result.shareLink,
       grove.hasNetwork ? 'The running Grove seeds it now.' : 'Run `grove seed` to serve it to the swarm.'
     ].join('\n')
   )
@@ -99,7 +99,7 @@ async function shareMany(ctx: CommandContext, grove: Grove, files: string[], opt
           if (result.existing) existing++
           else shared++
           ctx.out.event({ event: 'shared', file, ...resultJson(result) })
-          ctx.out.info(`${result.existing ? 'Already shared' : 'Shared'} "${inertLine(result.name)}" ${result.link}`)
+          ctx.out.info(`${result.existing ? 'Already shared' : 'Shared'} "${inertLine(result.name)}" ${result.shareLink}`)
         } catch (err) {
           failed++
           const { code, message } = toErrorPayload(err)
@@ -123,7 +123,7 @@ async function shareMany(ctx: CommandContext, grove: Grove, files: string[], opt
 }
 
 function resultJson(result: ShareResult) {
-  return { link: result.link, sha256: result.sha256, kind: result.kind, name: result.name, size: result.size, existing: result.existing }
+  return { link: result.link, shareLink: result.shareLink, sha256: result.sha256, kind: result.kind, name: result.name, size: result.size, existing: result.existing }
 }
 
 /** Files as given, and every `.gguf` directly inside each folder given (sorted); none at all is an error. */
