@@ -61,8 +61,10 @@ test('share, ls and info print a GGUF\'s hostile name and licence inert; --json 
   const shareLines = share.stdout.trimEnd().split('\n')
   assert.equal(shareLines.length, 3, `the name stays on its line: ${share.stdout}`)
   assert.ok(shareLines[0]!.startsWith(`Shared model "${EVIL_NAME_SHOWN}" (`), shareLines[0])
-  const link = shareLines[1]!
+  // The link to give others names this home as a seeder; the library lists the model's own link.
+  const [link = '', seeder] = shareLines[1]!.split('?')
   assert.match(link, /^grove:\/\/\S+$/)
+  assert.match(seeder ?? '', /^seeder=\S+$/)
 
   const lsJson = await h.runGrove(['--home', home, '--json', 'ls'])
   assert.equal(lsJson.code, 0, lsJson.stderr)
