@@ -9,7 +9,7 @@
 // fetch reads the manifest.
 import type { Transfer } from '../../shared/api.js'
 import { GroveError, toClientError, type ErrorPayload } from '../../shared/errors.js'
-import { formatLink, parseLink } from '../../shared/link.js'
+import { MAX_LINK_SEEDERS, formatLink, parseLink } from '../../shared/link.js'
 import { weightsFile } from '../../shared/manifest.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, type FetchEvent } from '../core/fetch.js'
 import type { Grove } from '../core/grove.js'
@@ -43,6 +43,8 @@ export interface TransferManagerOptions {
 interface Job {
   link: string
   keyHex: string
+  /** Seeders the links it was started with named (see shared/link.ts), dialled by every run. */
+  seeders: string[]
   name: string | null
   state: TransferState
   bytes: number
@@ -94,11 +96,14 @@ export class TransferManager {
   start(linkText: string): Transfer {
     if (this.closed) throw new GroveError('CLOSED', 'Grove is shutting down')
     const link = canonical(linkText)
+    const seeders = parseLink(linkText).seeders ?? []
     const existing = this.jobs.get(link)
+    if (existing) addSeeders(existing, seeders)
     if (existing && ACTIVE.has(existing.state)) return snapshot(existing)
     const known = this.knownLicense(link)
     if (known.known) this.options.checkLicense(link, known.license)
     const job = existing ?? this.job(link)
+    addSeeders(job, seeders)
     this.run(job)
     return snapshot(job)
   }
@@ -147,6 +152,7 @@ export class TransferManager {
     const created: Job = {
       link,
       keyHex,
+      seeders: [],
       name: null,
       state: 'connecting',
       bytes: 0,
@@ -187,7 +193,7 @@ export class TransferManager {
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
     try {
       if (signal.aborted) throw new GroveError('BAD_INPUT', 'Download paused')
-      const result = await grove.fetch(job.link, {
+      const result = await grove.fetch(formatLink(job.keyHex, undefined, job.seeders), {
         signal,
         timeoutMs,
         onEvent: (event) => this.onFetchEvent(job, run, event),
@@ -330,6 +336,10 @@ export class SpeedMeter {
   history(): Array<[number, number]> {
     return this.points.map(([t, v]) => [t, v] as [number, number])
   }
+}
+
+function addSeeders(job: Job, seeders: readonly string[]): void {
+  for (const seeder of seeders) if (!job.seeders.includes(seeder) && job.seeders.length < MAX_LINK_SEEDERS) job.seeders.push(seeder)
 }
 
 function canonical(link: string): string {
