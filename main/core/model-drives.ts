@@ -162,8 +162,30 @@ export class ModelDrives {
     this.servingOnly.delete(keyHex)
     this.drives.delete(keyHex)
     await drive.close().catch(() => {})
-    this.watchLingering(keyHex, [drive.discoveryKey, blobs?.core.discoveryKey].flatMap((key) => (key ? [bytesToHex(key)] : [])))
+    const cores = [drive.discoveryKey, blobs?.core.discoveryKey].flatMap((key) => (key ? [bytesToHex(key)] : []))
+    this.collectNow(cores)
+    this.watchLingering(keyHex, cores)
     return true
+  }
+
+  /**
+   * Corestore keeps a core 6–8 s after its last session closes (four gc strikes, 2 s apart). A
+   * lab's start-up releases a thousand drives in about two seconds, so all their cores were alive
+   * at once: 2000 cores, 30 MB more live heap, the seeder's peak memory (251 MB, N = 1000). A
+   * released core that no peer is on is closed now, as Corestore's gc would close it later; a
+   * peer that asks for it afterwards has the store open it again (and `watch` reopens the drive).
+   */
+  private collectNow(discoveryKeys: string[]): void {
+    const tracker = (this.options.store as unknown as { cores?: CoreTrackerInternals }).cores
+    if (!tracker?.map || !tracker._gcing || typeof tracker._gc !== 'function') return
+    for (const id of discoveryKeys) {
+      const core = tracker.map.get(id)
+      // `gc` > 0: on Corestore's gc list, so no session holds it.
+      if (!core || !core.gc || core.closing || (core.replicator?.peers?.length ?? 0) > 0) continue
+      tracker._gcing.delete(core)
+      const forget = () => tracker._gc(core)
+      core.close().then(forget, forget)
+    }
   }
 
   /** Drives open now (served, or in use). */
@@ -312,6 +334,20 @@ export class ModelDrives {
       this.options.onWarning?.(`${name}: ${layout.path} is missing or changed (${firstLine(err)}); no longer seeding it. Fetch or share it again to seed it.`)
     }
   }
+}
+
+/** The parts of Corestore's CoreTracker (corestore/index.js, 7.x) that collectNow uses. */
+interface CoreTrackerInternals {
+  map: Map<string, TrackedCore>
+  _gcing: Set<TrackedCore>
+  _gc(core: TrackedCore): void
+}
+
+interface TrackedCore {
+  gc: number
+  closing: unknown
+  replicator?: { peers?: unknown[] }
+  close(): Promise<void>
 }
 
 function sameLayout(a: BlockLayout, b: BlockLayout): boolean {

@@ -34,8 +34,8 @@ interface Peer {
   next<E extends EventName>(event: E, test?: (payload: EventPayload<E>) => boolean, timeoutMs?: number): Promise<EventPayload<E>>
 }
 
-async function peer(opts: { network?: boolean } = {}): Promise<Peer> {
-  const grove = await h.grove({ network: opts.network ?? true })
+async function peer(opts: { network?: boolean; rooms?: [] } = {}): Promise<Peer> {
+  const grove = await h.grove({ network: opts.network ?? true, rooms: opts.rooms })
   const inference = new InferenceService({ gpu: false })
   h.onTeardown(() => inference.close())
   const api = await GroveApi.create({ grove, inference, transport: 'http', remoteTimeoutMs: 20_000, fetchTimeoutMs: 20_000 })
@@ -292,6 +292,21 @@ test('pause stops a download and resume finishes it; unknown transfers are NOT_F
   await waitFor(async () => (await b.api.call('transfers.list', {}))[0]?.state === 'done', 10_000, 'done again')
   const again = await b.api.call('transfers.pause', { link: model.link })
   assert.equal(again.state, 'done', 'pausing a finished transfer changes nothing')
+})
+
+test('a transfer started from a link with a seeder reaches a home that does not announce the model', async () => {
+  // In no room, so B meets A only through the seeder the link names.
+  const a = await peer({ rooms: [] })
+  a.grove.setAnnounceLimit(0)
+  const model = await a.api.call('library.share', { path: await gguf('lab', (p) => writeLlamaModel(p, { ...DIMS, seed: 4, name: 'Lab Model', license: 'MIT' })) })
+  assert.equal(a.grove.announcedCount, 0)
+  const b = await peer({ rooms: [] })
+  const withSeeder = formatLink(parseLink(model.link).keyHex, undefined, [a.grove.swarm.publicKey])
+  const started = await b.api.call('transfers.start', { link: withSeeder })
+  assert.equal(started.link, model.link, 'the transfer is known by the model\'s own link')
+  const done = await b.next('transfer', (t) => t.link === model.link && (t.state === 'done' || t.state === 'error'))
+  assert.equal(done.state, 'done', JSON.stringify(done.error))
+  assert.equal(done.bytes, model.size)
 })
 
 test('chat: fit verdict, streamed tokens, done with timings, stop, and refusals', async () => {
