@@ -83,6 +83,40 @@ function readProc(pid: number): ProcReading {
   return { at: performance.now(), rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), fds: readdirSync(`/proc/${pid}/fd`).length, cpuTicks: Number(fields[11]) + Number(fields[12]) }
 }
 
+/**
+ * The seeder's RSS sampled every half second from its spawn, the largest per phase of the bench:
+ * VmHWM says how high it went, not when.
+ */
+class RssByPhase {
+  private phase = 'start-up'
+  readonly peaks = new Map<string, number>()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 500)
+  }
+
+  enter(phase: string): void {
+    this.sample()
+    this.phase = phase
+  }
+
+  stop(): void {
+    this.sample()
+    clearInterval(this.timer)
+  }
+
+  private sample(): void {
+    let rss: number
+    try {
+      rss = readProc(this.pid).rssBytes
+    } catch {
+      return // exited
+    }
+    if (Number.isFinite(rss)) this.peaks.set(this.phase, Math.max(this.peaks.get(this.phase) ?? 0, rss))
+  }
+}
+
 interface WindowStats {
   seconds: number
   cpuPercent: number
@@ -136,6 +170,8 @@ interface Results {
   generateSeconds: number
   modelBytes: number
   publish: { seconds: number; mode: string; shared: number; packetsPerModel: number; dirError?: string }
+  /** The seeder's largest sampled RSS (bytes) in each phase, from its restart on. */
+  rssPeakByPhase: Record<string, number>
   startup: { seedingSeconds: number; announced: number; announcedOneByOne: number; firstFetchSeconds: number | null; firstFetchError?: string; announcesSeconds: number }
   browse: { seconds: number; listed: number; total: number | null; wait: number; attempts: number }
   grove: WindowStats
@@ -200,6 +236,8 @@ async function bench(): Promise<Results> {
   log('restarting the seeder…')
   const seeder = grove(seederHost, 'seeder', seedArgs, { nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [] })
   cleanups.push(() => seeder.stop())
+  const rssByPhase = new RssByPhase(seeder.pid)
+  cleanups.push(() => rssByPhase.stop())
   const seeding = await seeder.waitFor((m) => m.event === 'seeding', 120_000, 'seeding line')
   const seedingSeconds = (performance.now() - seeder.started) / 1000
   const links = Array.isArray(seeding.links) ? (seeding.links as string[]) : []
@@ -208,6 +246,7 @@ async function bench(): Promise<Results> {
   let firstFetchError: string | undefined
   const oneByOne = typeof seeding.announced === 'number' ? seeding.announced : links.length
   log(`${oneByOne} of them announced one by one`)
+  rssByPhase.enter('a fetch')
   if (links[0] && typeof seeding.peer === 'string') {
     // The oldest model, which a seeder past its announce limit does not announce on its own, by
     // the link `grove share` printed (it names the seeder); in a room of its own, so the fetch
@@ -222,7 +261,9 @@ async function bench(): Promise<Results> {
     }
     await fetch.stop()
   }
+  rssByPhase.enter('a browse')
   const browse = await browseAll(peerHost, join(work, 'browse-home'), bootstrap)
+  rssByPhase.enter('reference set-up, start-up announces')
   log(`browse listed ${browse.listed} of ${N} in ${browse.seconds.toFixed(1)} s`)
 
   // 3. The reference, then both idle over the same window.
@@ -234,12 +275,14 @@ async function bench(): Promise<Results> {
   log(`start-up announces through ${announcing.seconds.toFixed(0)} s after the seeder started (${announcing.rate.toFixed(0)} packets/s then)`)
   await sleep(10_000)
   log(`idle window of ${(WINDOW_S / 60).toFixed(1)} min…`)
+  rssByPhase.enter('idle window')
   const targets = [{ key: 'grove', pid: seeder.pid, host: seederHost }]
   if ('proc' in transmission) targets.push({ key: 'transmission', pid: transmission.proc.pid, host: trHost })
   const window = await idleWindow(targets, WINDOW_S)
   if (seeder.child.exitCode !== null) throw new Error(`the seeder exited during the window: ${seeder.stderrTail}`)
   const groveStats = window.get('grove')!
   groveStats.hwmBytes = Math.max(groveStats.hwmBytes, readProc(seeder.pid).hwmBytes)
+  rssByPhase.stop()
   await seeder.stop()
   if ('proc' in transmission) await transmission.proc.stop()
   return {
@@ -249,6 +292,7 @@ async function bench(): Promise<Results> {
     startup: { seedingSeconds, announced: links.length, announcedOneByOne: oneByOne, firstFetchSeconds, firstFetchError, announcesSeconds: announcing.seconds },
     browse,
     grove: groveStats,
+    rssPeakByPhase: Object.fromEntries(rssByPhase.peaks),
     transmission: 'proc' in transmission ? { ...window.get('transmission')!, torrents: transmission.torrents, addSeconds: transmission.addSeconds } : transmission,
     dhtNodes: DHT_NODES
   }
@@ -451,6 +495,7 @@ function report(r: Results): string {
     `  DHT window: ${g.packets ? `${g.packets.sent} sent + ${g.packets.received} received packets in ${(g.seconds / 60).toFixed(1)} min` : 'no counters'}; ${(packets / hours / 3600).toFixed(1)} packets/s for the home`,
     `  one announce refresh per model: the seeder announces every topic again after ${REFRESH_MEAN_S / 60} min; an announce is a LOOKUP to the ${visited} nodes it visits and an ANNOUNCE to the k = ${K} closest, request + reply each: ${perAnnounce} packets, ${refreshPerModelHour.toFixed(0)} per model per hour` +
       (g.seconds < 2 * REFRESH_MEAN_S ? `\n  NOTE: the window (${(g.seconds / 60).toFixed(1)} min) is shorter than two refresh periods (${((2 * REFRESH_MEAN_S) / 60).toFixed(0)} min): the DHT figure is not the steady state` : ''),
+    `  the seeder's RSS, largest sample (every 0.5 s) per phase: ${Object.entries(r.rssPeakByPhase).map(([phase, bytes]) => `${phase} ${mb(bytes)}`).join(', ')}`,
     `  generating the models: ${r.generateSeconds.toFixed(1)} s`
   ]
   return out.join('\n')
