@@ -98,8 +98,10 @@ export class TransferManager {
     const link = canonical(linkText)
     const seeders = parseLink(linkText).seeders ?? []
     const existing = this.jobs.get(link)
-    if (existing) addSeeders(existing, seeders)
-    if (existing && ACTIVE.has(existing.state)) return snapshot(existing)
+    if (existing && ACTIVE.has(existing.state)) {
+      addSeeders(existing, seeders) // for its next run
+      return snapshot(existing)
+    }
     const known = this.knownLicense(link)
     if (known.known) this.options.checkLicense(link, known.license)
     const job = existing ?? this.job(link)

@@ -31,6 +31,7 @@ export function registerSeed(program: Command, context: () => CommandContext): v
             const { info } = ctx.inService.host
             ctx.out.info(`Grove is already running on this home (grove ${info.owner}, pid ${info.pid}); attached to it. Ctrl-C detaches, \`grove stop\` stops it.`)
             ctx.out.event({ event: 'attached', pid: info.pid, peer: grove.swarm.publicKey, links: grove.seededKeys })
+            if (flags.announceLimit !== undefined) ctx.out.info('--announce-limit is ignored: the running Grove keeps the limit it was started with')
             // Downloads it takes on outlive this client: they are the service's transfers.
             for (const link of links) {
               const transfer = await ctx.inService.host.api.call('transfers.start', { link })
@@ -61,9 +62,8 @@ export function registerSeed(program: Command, context: () => CommandContext): v
 }
 
 function parseAnnounceLimit(text: string): number {
-  const n = Number(text)
-  if (!/^\d{1,7}$/.test(text) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number of models (0 or more)')
-  return n
+  if (!/^\d{1,7}$/.test(text)) throw new InvalidArgumentError('expected a whole number of models (0 or more)')
+  return Number(text)
 }
 
 /** Makes this process the home's service, so that other commands on the home run in it. */
